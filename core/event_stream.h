@@ -1,0 +1,66 @@
+// EventStream: a lazy, pull-based stream of SSE messages.
+//
+// The consumer (the HTTP layer) pulls one message at a time with Next(), which
+// waits at most `timeout` so that the consumer can wake up to write a
+// heartbeat or to notice that its client has gone. Nothing is produced ahead
+// of the consumer beyond a small bounded buffer, so a slow consumer slows the
+// producer (for gRPC: the upstream read) instead of growing memory.
+//
+// Life cycle: Next() returns kMessage any number of times, then kEnd exactly
+// once; after kEnd, FinalStatus() tells how the stream ended (OK for a clean
+// end) and further Next() calls keep returning kEnd. Cancel() ends the stream
+// early (for gRPC: cancels the call); it is idempotent.
+//
+// Thread safety: Next() and FinalStatus() must be called from one thread at a
+// time; Cancel() may be called from any thread, concurrently with Next().
+// Destroying the stream cancels it if it has not ended and releases
+// everything it holds before the destructor returns.
+
+#ifndef SSE_GATEWAY_CORE_EVENT_STREAM_H_
+#define SSE_GATEWAY_CORE_EVENT_STREAM_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/sse_message.h"
+
+namespace sse_gateway {
+
+class EventStream {
+ public:
+  enum class NextResult {
+    kMessage,  // `*message` holds the next message.
+    kTimeout,  // Nothing arrived within the timeout; the stream goes on.
+    kEnd,      // The stream has ended; see FinalStatus().
+  };
+
+  virtual ~EventStream() = default;
+
+  // Waits up to `timeout` for the next message and stores it in `*message`
+  // (owned by the caller) when kMessage is returned.
+  virtual NextResult Next(absl::Duration timeout, SseMessage* message) = 0;
+
+  // How the stream ended. Only meaningful after Next() returned kEnd.
+  virtual absl::Status FinalStatus() const = 0;
+
+  // Ends the stream early; a pending or later Next() returns kEnd and
+  // FinalStatus() is CANCELLED (unless the stream had already ended).
+  virtual void Cancel() = 0;
+};
+
+// Opens an EventStream. `last_event_id` is the client's Last-Event-ID: absent
+// (std::nullopt) on a first connection, possibly empty on a reconnect. Returns
+// an error (never a null stream) when the stream cannot be opened, e.g. when
+// `last_event_id` cannot be used for resuming.
+using EventStreamFactory =
+    std::function<absl::StatusOr<std::unique_ptr<EventStream>>(
+        const std::optional<std::string>& last_event_id)>;
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_CORE_EVENT_STREAM_H_

@@ -1,0 +1,268 @@
+#include "core/grpc_stream_call.h"
+
+#include <deque>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/client_callback.h"
+#include "grpcpp/support/slice.h"
+#include "grpcpp/support/status.h"
+#include "grpcpp/support/stub_options.h"
+
+namespace sse_gateway {
+namespace {
+
+bool IsMetadataKeyChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
+}
+
+std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+absl::Status ToAbslStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+}  // namespace
+
+absl::Status CheckGrpcMetadata(absl::string_view key, absl::string_view value) {
+  if (key.empty()) {
+    return absl::InvalidArgumentError("metadata key is empty");
+  }
+  for (char c : key) {
+    if (!IsMetadataKeyChar(c)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metadata key '", absl::CHexEscape(key),
+          "' may only contain lowercase letters, digits, '-', '_' and '.'"));
+    }
+  }
+  if (absl::StartsWith(key, "grpc-")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata key '", key, "' is reserved by gRPC"));
+  }
+  if (absl::EndsWith(key, "-bin")) return absl::OkStatus();
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "value of metadata key '", key, "' is not printable ASCII"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The reactor owns everything gRPC touches (context, buffers) and the state
+// shared with Next()/Cancel(). It holds the call open (AddHold) until reading
+// has stopped for good, so that Next() may safely issue a read from the
+// consumer's thread. gRPC operations are always issued outside `mu_`.
+// OnDone's last act is to notify `finished_`, which it keeps alive itself;
+// only then may the owner destroy the reactor.
+class GrpcStreamCall::Reactor final
+    : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit Reactor(size_t buffer_capacity)
+      : buffer_capacity_(buffer_capacity < 1 ? 1 : buffer_capacity) {}
+
+  // Makes the call. Called once, before anything else.
+  void Begin(grpc::GenericStub* stub, const std::string& method,
+             const std::string& serialized_request, const Options& options) {
+    if (options.timeout.has_value()) {
+      context_.set_deadline(absl::ToChronoTime(absl::Now() + *options.timeout));
+    }
+    for (const auto& [key, value] : options.metadata) {
+      context_.AddMetadata(key, value);
+    }
+    grpc::Slice slice(serialized_request);
+    request_ = grpc::ByteBuffer(&slice, 1);
+    {
+      absl::MutexLock lock(&mu_);
+      read_outstanding_ = true;
+    }
+    stub->PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(),
+                                   this);
+    StartWriteLast(&request_, grpc::WriteOptions());
+    StartRead(&incoming_);
+    AddHold();  // Released once no further read will be issued.
+    StartCall();
+  }
+
+  // Ends without making a call; `status` becomes the final status.
+  void EndWithoutCall(absl::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      call_status_ = std::move(status);
+      done_ = true;
+    }
+    finished_->Notify();
+  }
+
+  NextResult Next(absl::Duration timeout, std::string* response) {
+    bool start_read = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_) return NextResult::kEnd;
+      mu_.AwaitWithTimeout(absl::Condition(this, &Reactor::ReadyForNext),
+                           timeout);
+      if (cancelled_ || (buffer_.empty() && done_)) {
+        ended_ = true;
+        return NextResult::kEnd;
+      }
+      if (buffer_.empty()) return NextResult::kTimeout;
+      *response = std::move(buffer_.front());
+      buffer_.pop_front();
+      if (!read_outstanding_ && !reads_finished_ && !hold_released_ &&
+          buffer_.size() < buffer_capacity_) {
+        read_outstanding_ = true;
+        start_read = true;
+      }
+    }
+    if (start_read) StartRead(&incoming_);
+    return NextResult::kMessage;
+  }
+
+  absl::Status FinalStatus() const {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) return absl::CancelledError("call cancelled by the client");
+    return call_status_;
+  }
+
+  void Cancel() {
+    bool try_cancel = false;
+    bool release_hold = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_ || ended_) return;
+      cancelled_ = true;
+      buffer_.clear();
+      try_cancel = !done_;
+      if (!done_ && !read_outstanding_ && !hold_released_) {
+        hold_released_ = true;
+        release_hold = true;
+      }
+    }
+    // The context lives as long as this reactor, which the caller keeps
+    // alive, so cancelling after OnDone is harmless.
+    if (try_cancel) context_.TryCancel();
+    if (release_hold) RemoveHold();
+  }
+
+  void WaitUntilDone() { finished_->WaitForNotification(); }
+
+  void OnReadDone(bool ok) override {
+    bool start_read = false;
+    bool release_hold = false;
+    {
+      absl::MutexLock lock(&mu_);
+      read_outstanding_ = false;
+      if (!ok) {
+        reads_finished_ = true;
+      } else if (!cancelled_) {
+        buffer_.push_back(ByteBufferToString(incoming_));
+        if (buffer_.size() < buffer_capacity_) {
+          read_outstanding_ = true;
+          start_read = true;
+        }
+      }
+      incoming_.Clear();
+      if (!read_outstanding_ && (reads_finished_ || cancelled_) &&
+          !hold_released_) {
+        hold_released_ = true;
+        release_hold = true;
+      }
+    }
+    if (start_read) StartRead(&incoming_);
+    if (release_hold) RemoveHold();
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::shared_ptr<absl::Notification> finished = finished_;
+    {
+      absl::MutexLock lock(&mu_);
+      call_status_ = ToAbslStatus(status);
+      done_ = true;
+    }
+    finished->Notify();
+    // From here on the owner may destroy this reactor: touch nothing.
+  }
+
+ private:
+  bool ReadyForNext() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return cancelled_ || done_ || !buffer_.empty();
+  }
+
+  const size_t buffer_capacity_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;   // Must stay valid until the write completes.
+  grpc::ByteBuffer incoming_;  // Target of the outstanding read.
+
+  mutable absl::Mutex mu_;
+  std::deque<std::string> buffer_ ABSL_GUARDED_BY(mu_);
+  bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_finished_ ABSL_GUARDED_BY(mu_) = false;  // A read failed.
+  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;   // OnDone ran (or no call).
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // Next() returned kEnd.
+  absl::Status call_status_ ABSL_GUARDED_BY(mu_);
+  // Notified once OnDone ran (or when no call was made).
+  const std::shared_ptr<absl::Notification> finished_ =
+      std::make_shared<absl::Notification>();
+};
+
+std::unique_ptr<GrpcStreamCall> GrpcStreamCall::Start(
+    grpc::GenericStub* stub, const std::string& method,
+    const std::string& serialized_request, Options options) {
+  auto reactor = std::make_unique<Reactor>(options.buffer_capacity);
+  absl::Status metadata_status;
+  for (const auto& [key, value] : options.metadata) {
+    metadata_status = CheckGrpcMetadata(key, value);
+    if (!metadata_status.ok()) break;
+  }
+  if (!metadata_status.ok()) {
+    reactor->EndWithoutCall(std::move(metadata_status));
+  } else if (stub == nullptr) {
+    reactor->EndWithoutCall(absl::InvalidArgumentError("no gRPC stub"));
+  } else {
+    reactor->Begin(stub, method, serialized_request, options);
+  }
+  return std::unique_ptr<GrpcStreamCall>(
+      new GrpcStreamCall(std::move(reactor)));
+}
+
+GrpcStreamCall::GrpcStreamCall(std::unique_ptr<Reactor> reactor)
+    : reactor_(std::move(reactor)) {}
+
+GrpcStreamCall::~GrpcStreamCall() {
+  reactor_->Cancel();
+  reactor_->WaitUntilDone();
+}
+
+GrpcStreamCall::NextResult GrpcStreamCall::Next(absl::Duration timeout,
+                                                std::string* response) {
+  return reactor_->Next(timeout, response);
+}
+
+absl::Status GrpcStreamCall::FinalStatus() const {
+  return reactor_->FinalStatus();
+}
+
+void GrpcStreamCall::Cancel() { reactor_->Cancel(); }
+
+}  // namespace sse_gateway

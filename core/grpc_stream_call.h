@@ -1,0 +1,98 @@
+// GrpcStreamCall: one server-streaming gRPC call, made without generated code
+// and consumed by pulling serialized responses.
+//
+// The call is made with grpc::GenericStub and the gRPC callback API: no thread
+// blocks per upstream read. Received responses go into a small bounded buffer
+// (Options::buffer_capacity); the next upstream read is only issued while the
+// buffer has room, so a consumer that stops pulling stops the reads and HTTP/2
+// flow control pushes back on the backend instead of memory growing.
+//
+// Life cycle: Start() begins the call at once. Next() returns kMessage any
+// number of times, then kEnd; after kEnd, FinalStatus() tells how the call
+// ended and further Next() calls keep returning kEnd. Responses already
+// buffered are returned before kEnd even when the call has finished, except
+// after Cancel(): then Next() returns kEnd promptly and FinalStatus() is
+// CANCELLED.
+//
+// Thread safety: Next() and FinalStatus() must be called from one thread at a
+// time; Cancel() may be called from any thread, concurrently with Next(). The
+// destructor cancels a running call and blocks until gRPC has delivered its
+// last callback, so no callback can outlive the object.
+
+#ifndef SSE_GATEWAY_CORE_GRPC_STREAM_CALL_H_
+#define SSE_GATEWAY_CORE_GRPC_STREAM_CALL_H_
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpcpp/generic/generic_stub.h"
+
+namespace sse_gateway {
+
+// Returns OK when `key: value` may be sent as gRPC client metadata: the key is
+// non-empty, made of [0-9a-z-_.] and not reserved ("grpc-..."); the value of a
+// non-binary key (one not ending in "-bin") is printable ASCII. gRPC aborts
+// the process on invalid metadata, so everything sent is checked first.
+absl::Status CheckGrpcMetadata(absl::string_view key, absl::string_view value);
+
+class GrpcStreamCall {
+ public:
+  struct Options {
+    // Responses received but not yet pulled; at least 1 is used.
+    size_t buffer_capacity = 4;
+    // Sent as client metadata, in order. Each entry must pass
+    // CheckGrpcMetadata(); otherwise the call is not made and ends at once
+    // with INVALID_ARGUMENT.
+    std::vector<std::pair<std::string, std::string>> metadata;
+    // Deadline of the call, measured from Start(); none by default.
+    std::optional<absl::Duration> timeout;
+  };
+
+  enum class NextResult { kMessage, kTimeout, kEnd };
+
+  // Starts the call at once. `stub` must outlive the call. `method` is
+  // "/pkg.Svc/Method"; `serialized_request` is the one request message.
+  static std::unique_ptr<GrpcStreamCall> Start(
+      grpc::GenericStub* stub, const std::string& method,
+      const std::string& serialized_request, Options options);
+
+  GrpcStreamCall(const GrpcStreamCall&) = delete;
+  GrpcStreamCall& operator=(const GrpcStreamCall&) = delete;
+
+  // Cancels the call if it is still running and blocks until the reactor's
+  // OnDone ran.
+  ~GrpcStreamCall();
+
+  // Waits up to `timeout` for the next response and stores its serialized
+  // bytes in `*response` (owned by the caller) when kMessage is returned.
+  NextResult Next(absl::Duration timeout, std::string* response);
+
+  // The final status: the gRPC code and message as an absl::Status (the codes
+  // are numerically equal), or CANCELLED after Cancel(). Meaningful after
+  // Next() returned kEnd.
+  absl::Status FinalStatus() const;
+
+  // Cancels the call (ClientContext::TryCancel). Idempotent; callable from
+  // any thread.
+  void Cancel();
+
+ private:
+  class Reactor;  // The gRPC reactor and all state shared with callbacks.
+
+  explicit GrpcStreamCall(std::unique_ptr<Reactor> reactor);
+
+  // Destroyed only after its OnDone has signalled, so that the ClientContext
+  // and the call are released by the destructor, not by a gRPC thread.
+  const std::unique_ptr<Reactor> reactor_;
+};
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_CORE_GRPC_STREAM_CALL_H_

@@ -1,0 +1,189 @@
+#include "core/sse_framer.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace sse_gateway {
+namespace {
+
+constexpr absl::string_view kKeepAlive = ":\n\n";
+constexpr absl::string_view kIdPrefix = "id: ";
+constexpr absl::string_view kEventPrefix = "event: ";
+constexpr absl::string_view kDataPrefix = "data: ";
+constexpr absl::string_view kRetryPrefix = "retry: ";
+
+inline bool IsLineBreak(char c) { return c == '\n' || c == '\r'; }
+
+// Returns the index of the first CR or LF in `text` at or after `from`, or
+// text.size() if there is none.
+inline size_t FindLineBreak(absl::string_view text, size_t from) {
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  for (const char* p = begin + from; p != end; ++p) {
+    if (IsLineBreak(*p)) return static_cast<size_t>(p - begin);
+  }
+  return text.size();
+}
+
+// Returns the first `byte` in [from, end), or `end`.
+inline const char* FindByte(const char* from, const char* end, char byte) {
+  const void* found = std::memchr(from, byte, static_cast<size_t>(end - from));
+  return found == nullptr ? end : static_cast<const char*>(found);
+}
+
+// Calls `visit(line)` for each line of `data`, split like Python's
+// bytes.splitlines(): separators are CR LF, CR and LF; a trailing separator
+// does not start an extra empty line; "" has no lines.
+//
+// On the hot path: the next LF and the next CR are each found with memchr
+// and remembered, so every byte is scanned about once per separator kind.
+template <typename Visitor>
+inline void ForEachLine(absl::string_view data, Visitor&& visit) {
+  const char* start = data.data();
+  const char* const end = start + data.size();
+  const char* next_lf = FindByte(start, end, '\n');
+  const char* next_cr = FindByte(start, end, '\r');
+  while (start != end) {
+    const char* const line_end = std::min(next_lf, next_cr);
+    visit(absl::string_view(start, static_cast<size_t>(line_end - start)));
+    if (line_end == end) return;
+    start = line_end + 1;
+    if (*line_end == '\r' && start != end && *start == '\n') ++start;
+    if (next_lf < start) next_lf = FindByte(start, end, '\n');
+    if (next_cr < start) next_cr = FindByte(start, end, '\r');
+  }
+}
+
+const char* ForbiddenCharName(char c) {
+  switch (c) {
+    case '\r':
+      return "CR";
+    case '\n':
+      return "LF";
+    default:
+      return "NUL";
+  }
+}
+
+absl::Status ValidateSingleLineField(absl::string_view field_name,
+                                     absl::string_view value) {
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (IsLineBreak(c) || c == '\0') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "SSE field \"", field_name, "\" must not contain CR, LF or NUL (",
+          ForbiddenCharName(c), " at byte ", i, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Makes room for `extra` more bytes in `*out` while keeping amortized growth
+// when many frames are appended to the same buffer.
+inline void ReserveExtra(size_t extra, std::string* out) {
+  const size_t needed = out->size() + extra;
+  if (needed > out->capacity()) {
+    out->reserve(std::max(needed, 2 * out->capacity()));
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateSseMessage(const SseMessage& message) {
+  if (message.id.has_value()) {
+    absl::Status status = ValidateSingleLineField("id", *message.id);
+    if (!status.ok()) return status;
+  }
+  if (message.event.has_value()) {
+    absl::Status status = ValidateSingleLineField("event", *message.event);
+    if (!status.ok()) return status;
+  }
+  if (message.retry_ms.has_value() && *message.retry_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SSE field \"retry\" must be >= 0, got ", *message.retry_ms));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AppendSseMessage(const SseMessage& message, std::string* out) {
+  absl::Status status = ValidateSseMessage(message);
+  if (!status.ok()) return status;
+
+  if (!message.id && !message.event && !message.data && !message.retry_ms) {
+    out->append(kKeepAlive.data(), kKeepAlive.size());
+    return absl::OkStatus();
+  }
+
+  // Exact size first, so that the frame costs at most one allocation.
+  size_t size = 1;  // The blank line that ends the event.
+  if (message.id) {
+    size += message.id->empty() ? 3 : kIdPrefix.size() + message.id->size() + 1;
+  }
+  if (message.event) size += kEventPrefix.size() + message.event->size() + 1;
+  if (message.data) {
+    ForEachLine(*message.data, [&size](absl::string_view line) {
+      size += kDataPrefix.size() + line.size() + 1;
+    });
+  }
+  // Formatting a number is cheap; do it even when unused to keep one code path.
+  const absl::AlphaNum retry_text(message.retry_ms.value_or(0));
+  const absl::string_view retry = retry_text.Piece();
+  if (message.retry_ms) size += kRetryPrefix.size() + retry.size() + 1;
+  ReserveExtra(size, out);
+
+  if (message.id) {
+    if (message.id->empty()) {
+      out->append("id\n", 3);
+    } else {
+      out->append(kIdPrefix.data(), kIdPrefix.size());
+      out->append(*message.id);
+      out->push_back('\n');
+    }
+  }
+  if (message.event) {
+    out->append(kEventPrefix.data(), kEventPrefix.size());
+    out->append(*message.event);
+    out->push_back('\n');
+  }
+  if (message.data) {
+    ForEachLine(*message.data, [out](absl::string_view line) {
+      out->append(kDataPrefix.data(), kDataPrefix.size());
+      out->append(line.data(), line.size());
+      out->push_back('\n');
+    });
+  }
+  if (message.retry_ms) {
+    out->append(kRetryPrefix.data(), kRetryPrefix.size());
+    out->append(retry.data(), retry.size());
+    out->push_back('\n');
+  }
+  out->push_back('\n');
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FrameSseMessage(const SseMessage& message) {
+  std::string frame;
+  absl::Status status = AppendSseMessage(message, &frame);
+  if (!status.ok()) return status;
+  return frame;
+}
+
+absl::Status AppendSseComment(absl::string_view text, std::string* out) {
+  const size_t line_break = FindLineBreak(text, 0);
+  if (line_break != text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SSE comment must not contain CR or LF (",
+        ForbiddenCharName(text[line_break]), " at byte ", line_break, ")"));
+  }
+  ReserveExtra(text.size() + 3, out);
+  out->push_back(':');
+  out->append(text.data(), text.size());
+  out->append("\n\n", 2);
+  return absl::OkStatus();
+}
+
+}  // namespace sse_gateway

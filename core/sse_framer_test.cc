@@ -1,0 +1,287 @@
+#include "core/sse_framer.h"
+
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/sse_message.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace sse_gateway {
+namespace {
+
+// Runfiles path of @shared//:conformance/sse_framing_cases.json, relative to
+// the test's working directory (the main workspace's runfiles directory).
+constexpr char kCasesPath[] = "../shared/conformance/sse_framing_cases.json";
+
+struct FramingCase {
+  std::string name;
+  SseMessage message;
+  std::optional<std::string> expect;  // Exact wire bytes, if framable.
+  bool expect_error = false;
+};
+
+absl::StatusOr<SseMessage> MessageFromStruct(
+    const google::protobuf::Struct& fields) {
+  SseMessage message;
+  for (const auto& [key, value] : fields.fields()) {
+    if (key == "id") {
+      message.id = value.string_value();
+    } else if (key == "event") {
+      message.event = value.string_value();
+    } else if (key == "data") {
+      message.data = value.string_value();
+    } else if (key == "retry_ms") {
+      const double retry = value.number_value();
+      if (static_cast<double>(static_cast<int64_t>(retry)) != retry) {
+        return absl::InvalidArgumentError("retry_ms is not an integer");
+      }
+      message.retry_ms = static_cast<int64_t>(retry);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown field ", key));
+    }
+  }
+  return message;
+}
+
+absl::StatusOr<std::vector<FramingCase>> LoadFramingCases() {
+  std::ifstream file(kCasesPath, std::ios::binary);
+  if (!file)
+    return absl::NotFoundError(absl::StrCat("cannot open ", kCasesPath));
+  std::stringstream contents;
+  contents << file.rdbuf();
+
+  google::protobuf::Struct root;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(contents.str(), &root);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad JSON in ", kCasesPath, ": ", parsed.ToString()));
+  }
+  std::vector<FramingCase> cases;
+  for (const auto& entry : root.fields().at("cases").list_value().values()) {
+    const auto& fields = entry.struct_value().fields();
+    FramingCase framing_case;
+    framing_case.name = fields.at("name").string_value();
+    absl::StatusOr<SseMessage> message =
+        MessageFromStruct(fields.at("message").struct_value());
+    if (!message.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "case ", framing_case.name, ": ", message.status().message()));
+    }
+    framing_case.message = *std::move(message);
+    if (fields.count("expect") > 0) {
+      framing_case.expect = fields.at("expect").string_value();
+    }
+    framing_case.expect_error = fields.count("expect_error") > 0 &&
+                                fields.at("expect_error").bool_value();
+    if (framing_case.expect.has_value() == framing_case.expect_error) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("case ", framing_case.name,
+                       " needs exactly one of expect, expect_error"));
+    }
+    cases.push_back(std::move(framing_case));
+  }
+  if (cases.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kCasesPath, " holds no cases"));
+  }
+  return cases;
+}
+
+std::vector<FramingCase> LoadFramingCasesOrFail() {
+  absl::StatusOr<std::vector<FramingCase>> cases = LoadFramingCases();
+  EXPECT_TRUE(cases.ok()) << cases.status();
+  return cases.ok() ? *std::move(cases) : std::vector<FramingCase>();
+}
+
+const FramingCase* FindCase(const std::vector<FramingCase>& cases,
+                            absl::string_view name) {
+  for (const FramingCase& framing_case : cases) {
+    if (framing_case.name == name) return &framing_case;
+  }
+  return nullptr;
+}
+
+TEST(SseFramerConformanceTest, EveryCaseFramesExactlyOrIsRefused) {
+  const std::vector<FramingCase> cases = LoadFramingCasesOrFail();
+  ASSERT_FALSE(cases.empty());
+  int framed = 0;
+  int refused = 0;
+  for (const FramingCase& framing_case : cases) {
+    SCOPED_TRACE(framing_case.name);
+    const std::string prefix = "previous frame\n\n";
+    std::string out = prefix;
+    const absl::Status status = AppendSseMessage(framing_case.message, &out);
+    absl::StatusOr<std::string> frame = FrameSseMessage(framing_case.message);
+    if (framing_case.expect_error) {
+      EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+      EXPECT_EQ(out, prefix) << "bytes were appended on error";
+      EXPECT_FALSE(frame.ok());
+      EXPECT_FALSE(ValidateSseMessage(framing_case.message).ok());
+      ++refused;
+    } else {
+      ASSERT_TRUE(status.ok()) << status;
+      EXPECT_EQ(out, prefix + *framing_case.expect);
+      ASSERT_TRUE(frame.ok()) << frame.status();
+      EXPECT_EQ(*frame, *framing_case.expect);
+      EXPECT_TRUE(ValidateSseMessage(framing_case.message).ok());
+      ++framed;
+    }
+  }
+  EXPECT_GT(framed, 0);
+  EXPECT_GT(refused, 0);
+}
+
+TEST(SseFramerConformanceTest, NulBytesSurviveJsonParsing) {
+  const std::vector<FramingCase> cases = LoadFramingCasesOrFail();
+  const FramingCase* in_data = FindCase(cases, "nul_allowed_in_data");
+  ASSERT_NE(in_data, nullptr);
+  ASSERT_TRUE(in_data->message.data.has_value());
+  ASSERT_EQ(in_data->message.data->size(), 3u);  // "a\u0000b"
+  EXPECT_EQ((*in_data->message.data)[1], '\0');
+  ASSERT_TRUE(in_data->expect.has_value());
+  EXPECT_EQ(*in_data->expect, std::string("data: a\0b\n\n", 11));
+
+  const FramingCase* in_id = FindCase(cases, "reject_nul_in_id");
+  ASSERT_NE(in_id, nullptr);
+  ASSERT_TRUE(in_id->message.id.has_value());
+  ASSERT_EQ(in_id->message.id->size(), 3u);
+  EXPECT_EQ((*in_id->message.id)[1], '\0');
+}
+
+SseMessage DataMessage(std::string data) {
+  SseMessage message;
+  message.data = std::move(data);
+  return message;
+}
+
+std::string FrameOrDie(const SseMessage& message) {
+  absl::StatusOr<std::string> frame = FrameSseMessage(message);
+  EXPECT_TRUE(frame.ok()) << frame.status();
+  return frame.ok() ? *frame : std::string();
+}
+
+TEST(SseFramerTest, SplitsDataLikePythonSplitlines) {
+  EXPECT_EQ(FrameOrDie(DataMessage("\r")), "data: \n\n");
+  EXPECT_EQ(FrameOrDie(DataMessage("\r\n")), "data: \n\n");
+  EXPECT_EQ(FrameOrDie(DataMessage("\n\r")), "data: \ndata: \n\n");
+  EXPECT_EQ(FrameOrDie(DataMessage("\r\r\n")), "data: \ndata: \n\n");
+  EXPECT_EQ(FrameOrDie(DataMessage("a\r")), "data: a\n\n");
+  EXPECT_EQ(FrameOrDie(DataMessage("a\n\n")), "data: a\ndata: \n\n");
+  EXPECT_EQ(FrameOrDie(DataMessage("\na")), "data: \ndata: a\n\n");
+  // Unicode line separators (U+2028, NEL) are not bytes.splitlines breaks.
+  EXPECT_EQ(FrameOrDie(DataMessage("a\xE2\x80\xA8"
+                                   "b\xC2\x85")),
+            "data: a\xE2\x80\xA8"
+            "b\xC2\x85\n\n");
+}
+
+TEST(SseFramerTest, FramesManyLinesInOrder) {
+  std::string data;
+  std::string expected;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StrAppend(&data, "line ", i, i % 3 == 0 ? "\r\n" : "\n");
+    absl::StrAppend(&expected, "data: line ", i, "\n");
+  }
+  expected += "\n";
+  EXPECT_EQ(FrameOrDie(DataMessage(data)), expected);
+}
+
+TEST(SseFramerTest, FramesRetryExtremes) {
+  SseMessage message;
+  message.retry_ms = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(FrameOrDie(message), "retry: 9223372036854775807\n\n");
+  message.retry_ms = 86400000;
+  EXPECT_EQ(FrameOrDie(message), "retry: 86400000\n\n");
+
+  message.retry_ms = std::numeric_limits<int64_t>::min();
+  const absl::Status status = ValidateSseMessage(message);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(status.message(), "-9223372036854775808"))
+      << status;
+}
+
+TEST(SseFramerTest, EmptyIdWithOtherFields) {
+  SseMessage message;
+  message.id = "";
+  message.event = "reset";
+  message.retry_ms = 5;
+  EXPECT_EQ(FrameOrDie(message), "id\nevent: reset\nretry: 5\n\n");
+}
+
+TEST(SseFramerTest, AppendsAfterExistingBytes) {
+  std::string out = "data: old\n\n";
+  SseMessage first = DataMessage("one");
+  first.id = "1";
+  ASSERT_TRUE(AppendSseMessage(first, &out).ok());
+  ASSERT_TRUE(AppendSseMessage(SseMessage(), &out).ok());
+  ASSERT_TRUE(AppendSseMessage(DataMessage("two"), &out).ok());
+  EXPECT_EQ(out, "data: old\n\nid: 1\ndata: one\n\n:\n\ndata: two\n\n");
+}
+
+TEST(SseFramerTest, ValidationNamesTheFieldAndTheCharacter) {
+  struct Bad {
+    SseMessage message;
+    std::vector<std::string> mentions;
+  };
+  std::vector<Bad> bad(5);
+  bad[0].message.id = "a\nb";
+  bad[0].mentions = {"\"id\"", "LF", "byte 1"};
+  bad[1].message.id = "ab\r";
+  bad[1].mentions = {"\"id\"", "CR", "byte 2"};
+  bad[2].message.event = std::string("x\0", 2);
+  bad[2].mentions = {"\"event\"", "NUL", "byte 1"};
+  bad[3].message.event = "\r\n";
+  bad[3].mentions = {"\"event\"", "CR", "byte 0"};
+  bad[4].message.retry_ms = -1;
+  bad[4].mentions = {"\"retry\"", ">= 0", "-1"};
+  for (const Bad& b : bad) {
+    const absl::Status status = ValidateSseMessage(b.message);
+    SCOPED_TRACE(status.ToString());
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    for (const std::string& mention : b.mentions) {
+      EXPECT_TRUE(absl::StrContains(status.message(), mention)) << mention;
+    }
+  }
+}
+
+TEST(SseFramerTest, DataMayHoldAnyByte) {
+  SseMessage message = DataMessage(std::string("\0\x01\x7F\xFF", 4));
+  message.event = "binary-ish";
+  EXPECT_TRUE(ValidateSseMessage(message).ok());
+  EXPECT_EQ(FrameOrDie(message),
+            std::string("event: binary-ish\ndata: \0\x01\x7F\xFF\n\n", 30));
+}
+
+TEST(SseFramerTest, CommentFrames) {
+  std::string out;
+  ASSERT_TRUE(AppendSseComment("", &out).ok());
+  EXPECT_EQ(out, ":\n\n");
+  ASSERT_TRUE(AppendSseComment(" heartbeat 7", &out).ok());
+  EXPECT_EQ(out, ":\n\n: heartbeat 7\n\n");
+}
+
+TEST(SseFramerTest, CommentWithLineBreakIsRefused) {
+  for (const char* text : {"a\nb", "a\rb", "\n", "trailing\r"}) {
+    SCOPED_TRACE(text);
+    std::string out = "kept";
+    const absl::Status status = AppendSseComment(text, &out);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), "comment")) << status;
+    EXPECT_EQ(out, "kept");
+  }
+}
+
+}  // namespace
+}  // namespace sse_gateway

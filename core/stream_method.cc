@@ -1,0 +1,205 @@
+#include "core/stream_method.h"
+
+#include <limits>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "core/field_path.h"
+#include "core/grpc_event_stream.h"
+#include "core/grpc_stream_call.h"
+#include "core/request_builder.h"
+
+namespace sse_gateway {
+namespace {
+
+constexpr char kLastEventIdMetadata[] = "last-event-id";
+
+// `status` with its message prefixed by "<option>: ".
+absl::Status ForOption(absl::string_view option, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat(option, ": ", status.message()));
+}
+
+// Resolves `path` in `type` and checks that it names a singular scalar.
+absl::StatusOr<std::vector<const google::protobuf::FieldDescriptor*>>
+ResolveScalarOption(absl::string_view option,
+                    const google::protobuf::Descriptor* type,
+                    absl::string_view path) {
+  auto fields = ResolveFieldPath(type, path);
+  if (!fields.ok()) return ForOption(option, fields.status());
+  absl::Status scalar = CheckScalarFieldPath(*fields);
+  if (!scalar.ok()) return ForOption(option, scalar);
+  return fields;
+}
+
+// The first sequence id after `last_event_id` when it is a decimal number;
+// otherwise 1.
+uint64_t FirstSequenceId(const std::optional<std::string>& last_event_id) {
+  if (!last_event_id.has_value() || last_event_id->empty()) return 1;
+  for (char c : *last_event_id) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return 1;
+  }
+  uint64_t last = 0;
+  if (!absl::SimpleAtoi(*last_event_id, &last) ||
+      last == std::numeric_limits<uint64_t>::max()) {
+    return 1;
+  }
+  return last + 1;
+}
+
+}  // namespace
+
+StreamMethod::StreamMethod(std::shared_ptr<grpc::Channel> channel,
+                           StreamMethodOptions options)
+    : options_(std::move(options)),
+      channel_(std::move(channel)),
+      stub_(std::make_unique<grpc::GenericStub>(channel_)) {}
+
+StreamMethod::~StreamMethod() = default;
+
+absl::StatusOr<std::unique_ptr<StreamMethod>> StreamMethod::Create(
+    const Schema* schema, std::shared_ptr<grpc::Channel> channel,
+    StreamMethodOptions options) {
+  if (schema == nullptr) {
+    return absl::InvalidArgumentError("schema: none given");
+  }
+  if (channel == nullptr) {
+    return absl::InvalidArgumentError("channel: none given");
+  }
+  auto method = schema->FindServerStreamingMethod(options.method);
+  if (!method.ok()) return ForOption("method", method.status());
+  const google::protobuf::Message* request_prototype =
+      schema->GetPrototype((*method)->input_type());
+  const google::protobuf::Message* response_prototype =
+      schema->GetPrototype((*method)->output_type());
+  if (request_prototype == nullptr || response_prototype == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("method: no message types for ", (*method)->full_name()));
+  }
+
+  std::vector<const google::protobuf::FieldDescriptor*> id_field;
+  if (!options.id_field.empty()) {
+    auto fields = ResolveScalarOption("id_field", (*method)->output_type(),
+                                      options.id_field);
+    if (!fields.ok()) return fields.status();
+    id_field = *std::move(fields);
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> resume_field;
+  if (!options.resume_field.empty()) {
+    auto fields = ResolveScalarOption("resume_field", (*method)->input_type(),
+                                      options.resume_field);
+    if (!fields.ok()) return fields.status();
+    resume_field = *std::move(fields);
+  }
+  if (options.event.has_value()) {
+    if (options.event->empty()) {
+      return absl::InvalidArgumentError(
+          "event: must not be empty (leave it out for \"message\")");
+    }
+    if (absl::string_view(*options.event)
+            .find_first_of(absl::string_view("\r\n\0", 3)) !=
+        absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          "event: must not contain CR, LF or NUL");
+    }
+  }
+  if (options.retry_ms.has_value() && *options.retry_ms < 0) {
+    return absl::InvalidArgumentError("retry_ms: must not be negative");
+  }
+  if (options.buffer_capacity < 1) {
+    return absl::InvalidArgumentError("buffer_capacity: must be at least 1");
+  }
+  if (options.timeout.has_value() && *options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("timeout: must be positive");
+  }
+
+  std::unique_ptr<StreamMethod> stream_method(
+      new StreamMethod(std::move(channel), std::move(options)));
+  stream_method->method_ = *method;
+  stream_method->grpc_path_ = absl::StrCat(
+      "/", (*method)->service()->full_name(), "/", (*method)->name());
+  stream_method->request_prototype_ = request_prototype;
+  stream_method->response_prototype_ = response_prototype;
+  stream_method->id_field_ = std::move(id_field);
+  stream_method->resume_field_ = std::move(resume_field);
+  return stream_method;
+}
+
+absl::StatusOr<std::unique_ptr<google::protobuf::Message>>
+StreamMethod::BuildRequest(
+    const std::vector<std::pair<std::string, std::string>>& bindings) const {
+  std::unique_ptr<google::protobuf::Message> request(request_prototype_->New());
+  absl::Status status = ApplyFieldBindings(bindings, request.get());
+  if (!status.ok()) return status;
+  return request;
+}
+
+absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
+    const google::protobuf::Message& request,
+    const std::optional<std::string>& last_event_id,
+    const std::vector<std::pair<std::string, std::string>>& metadata) const {
+  const google::protobuf::Descriptor* input_type = method_->input_type();
+  if (request.GetDescriptor()->full_name() != input_type->full_name()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request: is a ", request.GetDescriptor()->full_name(),
+                     ", expected a ", input_type->full_name()));
+  }
+  std::unique_ptr<google::protobuf::Message> copy(request_prototype_->New());
+  if (request.GetDescriptor() == input_type) {
+    copy->CopyFrom(request);
+  } else if (!copy->ParseFromString(request.SerializeAsString())) {
+    // Same name, other pool (e.g. generated code): copy through the wire.
+    return absl::InvalidArgumentError(
+        absl::StrCat("request: cannot be read as ", input_type->full_name()));
+  }
+
+  GrpcStreamCall::Options call_options;
+  call_options.buffer_capacity = options_.buffer_capacity;
+  call_options.timeout = options_.timeout;
+  if (last_event_id.has_value()) {
+    if (!CheckGrpcMetadata(kLastEventIdMetadata, *last_event_id).ok()) {
+      return absl::InvalidArgumentError(
+          "Last-Event-ID: only printable ASCII can be sent upstream");
+    }
+    call_options.metadata.emplace_back(kLastEventIdMetadata, *last_event_id);
+  }
+  for (const auto& [key, value] : metadata) {
+    absl::Status status = CheckGrpcMetadata(key, value);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata \"", key, "\": ", status.message()));
+    }
+    call_options.metadata.emplace_back(key, value);
+  }
+  if (!resume_field_.empty() && last_event_id.has_value() &&
+      !last_event_id->empty()) {
+    absl::Status status =
+        SetFieldFromText(copy.get(), resume_field_, *last_event_id);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Last-Event-ID: ", status.message()));
+    }
+  }
+  std::string serialized;
+  if (!copy->SerializeToString(&serialized)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request: cannot serialize ", input_type->full_name()));
+  }
+
+  SseRendering rendering;
+  rendering.event = options_.event;
+  rendering.id_field = id_field_;
+  rendering.retry_ms = options_.retry_ms;
+  rendering.json = options_.json;
+  rendering.first_sequence_id =
+      id_field_.empty() ? FirstSequenceId(last_event_id) : 1;
+  std::unique_ptr<GrpcStreamCall> call = GrpcStreamCall::Start(
+      stub_.get(), grpc_path_, serialized, std::move(call_options));
+  return std::unique_ptr<EventStream>(std::make_unique<GrpcEventStream>(
+      std::move(call), method_, response_prototype_, std::move(rendering)));
+}
+
+}  // namespace sse_gateway

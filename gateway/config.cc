@@ -1,0 +1,385 @@
+#include "gateway/config.h"
+
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "yaml-cpp/yaml.h"
+
+namespace sse_gateway {
+namespace {
+
+// Reads typed values out of YAML nodes, turning every problem into an
+// InvalidArgument "<file>: <key>: <problem>" error.
+class ConfigReader {
+ public:
+  explicit ConfigReader(std::string file) : file_(std::move(file)) {}
+
+  absl::Status Error(absl::string_view key, absl::string_view problem) const {
+    return absl::InvalidArgumentError(absl::StrCat(file_, ": ", key, ": ", problem));
+  }
+
+  // Fails on keys of `map` that are not in `known`.
+  absl::Status CheckKeys(const YAML::Node& map, absl::string_view where,
+                         const std::set<std::string>& known) const {
+    for (const auto& item : map) {
+      std::string key = item.first.Scalar();
+      if (known.count(key) == 0) {
+        std::string prefix = where.empty() ? "" : absl::StrCat(where, ".");
+        return Error(absl::StrCat(prefix, key),
+                     absl::StrCat("unknown key (known keys: ",
+                                  absl::StrJoin(known, ", "), ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> String(const YAML::Node& node,
+                                     absl::string_view key) const {
+    if (!node.IsScalar()) return Error(key, "must be a string");
+    return node.Scalar();
+  }
+
+  absl::StatusOr<bool> Bool(const YAML::Node& node, absl::string_view key) const {
+    if (node.IsScalar()) {
+      std::string v = absl::AsciiStrToLower(node.Scalar());
+      if (v == "true") return true;
+      if (v == "false") return false;
+    }
+    return Error(key, "must be true or false");
+  }
+
+  absl::StatusOr<int64_t> NonNegativeInt(const YAML::Node& node,
+                                         absl::string_view key) const {
+    int64_t value;
+    if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
+      return Error(key, "must be an integer");
+    }
+    if (value < 0) return Error(key, "must not be negative");
+    return value;
+  }
+
+ private:
+  std::string file_;
+};
+
+bool IsAbsolutePath(absl::string_view path) {
+  return !path.empty() && path[0] == '/';
+}
+
+std::string ResolvePath(const std::string& base_dir, const std::string& path) {
+  if (IsAbsolutePath(path) || base_dir.empty()) return path;
+  return absl::StrCat(base_dir, "/", path);
+}
+
+absl::Status CheckEventName(absl::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("must not be empty");
+  for (char c : name) {
+    if (c == '\r' || c == '\n' || c == '\0') {
+      return absl::InvalidArgumentError("must not contain CR, LF or NUL");
+    }
+  }
+  if (name == kEndEventName) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", kEndEventName, "\" is reserved for the gateway's final event"));
+  }
+  if (name == "error") {
+    return absl::InvalidArgumentError(
+        "\"error\" collides with EventSource's own error event");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRoutePath(absl::string_view path) {
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError("must start with '/'");
+  }
+  for (char c : path) {
+    if (c == '?' || c == '#' || c == '%' ||
+        absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+        absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          "must be a plain path without query, fragment, escapes or spaces");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseJsonOptions(const ConfigReader& reader, const YAML::Node& node,
+                              const std::string& key, JsonOptions* options) {
+  if (!node.IsMap()) return reader.Error(key, "must be a map");
+  absl::Status status = reader.CheckKeys(
+      node, key, {"emit_defaults", "use_proto_names", "enums_as_ints"});
+  if (!status.ok()) return status;
+  const std::pair<const char*, bool*> fields[] = {
+      {"emit_defaults", &options->emit_defaults},
+      {"use_proto_names", &options->use_proto_names},
+      {"enums_as_ints", &options->enums_as_ints},
+  };
+  for (const auto& [name, target] : fields) {
+    if (!node[name]) continue;
+    absl::StatusOr<bool> value = reader.Bool(node[name], absl::StrCat(key, ".", name));
+    if (!value.ok()) return value.status();
+    *target = *value;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
+                                       const YAML::Node& node,
+                                       const std::string& key) {
+  if (!node.IsMap()) return reader.Error(key, "must be a map");
+  absl::Status status = reader.CheckKeys(
+      node, key,
+      {"path", "method", "event", "id_field", "resume_field", "retry_ms", "json"});
+  if (!status.ok()) return status;
+
+  RouteConfig route;
+  for (const char* required : {"path", "method"}) {
+    if (!node[required]) {
+      return reader.Error(absl::StrCat(key, ".", required), "is required");
+    }
+  }
+  const std::pair<const char*, std::string*> strings[] = {
+      {"path", &route.path},
+      {"method", &route.upstream.method},
+      {"id_field", &route.upstream.id_field},
+      {"resume_field", &route.upstream.resume_field},
+  };
+  for (const auto& [name, target] : strings) {
+    if (!node[name]) continue;
+    absl::StatusOr<std::string> value =
+        reader.String(node[name], absl::StrCat(key, ".", name));
+    if (!value.ok()) return value.status();
+    *target = *value;
+  }
+  status = CheckRoutePath(route.path);
+  if (!status.ok()) return reader.Error(key + ".path", status.message());
+  if (route.upstream.method.empty()) {
+    return reader.Error(key + ".method", "must not be empty");
+  }
+  if (node["event"]) {
+    absl::StatusOr<std::string> event = reader.String(node["event"], key + ".event");
+    if (!event.ok()) return event.status();
+    status = CheckEventName(*event);
+    if (!status.ok()) return reader.Error(key + ".event", status.message());
+    route.upstream.event = *event;
+  }
+  if (node["retry_ms"]) {
+    absl::StatusOr<int64_t> retry =
+        reader.NonNegativeInt(node["retry_ms"], key + ".retry_ms");
+    if (!retry.ok()) return retry.status();
+    route.upstream.retry_ms = *retry;
+  }
+  if (node["json"]) {
+    status = ParseJsonOptions(reader, node["json"], key + ".json",
+                              &route.upstream.json);
+    if (!status.ok()) return status;
+  }
+  return route;
+}
+
+absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
+                                              const std::string& file,
+                                              const std::string& base_dir) {
+  ConfigReader reader(file);
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": the config must be a YAML (or JSON) map"));
+  }
+  absl::Status status = reader.CheckKeys(
+      root, "",
+      {"listen", "backend", "descriptor_sets", "index_page", "open_wait_ms",
+       "routes"});
+  if (!status.ok()) return status;
+
+  GatewayConfig config;
+  config.file = file;
+  for (const char* required : {"listen", "backend", "descriptor_sets", "routes"}) {
+    if (!root[required]) return reader.Error(required, "is required");
+  }
+
+  absl::StatusOr<std::string> listen = reader.String(root["listen"], "listen");
+  if (!listen.ok()) return listen.status();
+  absl::StatusOr<ListenAddress> address = ParseListenAddress(*listen);
+  if (!address.ok()) return reader.Error("listen", address.status().message());
+  config.listen = *address;
+
+  absl::StatusOr<std::string> backend = reader.String(root["backend"], "backend");
+  if (!backend.ok()) return backend.status();
+  status = CheckBackendAddress(*backend);
+  if (!status.ok()) return reader.Error("backend", status.message());
+  config.backend = *backend;
+
+  const YAML::Node& sets = root["descriptor_sets"];
+  if (!sets.IsSequence() || sets.size() == 0) {
+    return reader.Error("descriptor_sets",
+                        "must be a non-empty list of FileDescriptorSet files");
+  }
+  for (size_t i = 0; i < sets.size(); ++i) {
+    std::string key = absl::StrCat("descriptor_sets[", i, "]");
+    absl::StatusOr<std::string> path = reader.String(sets[i], key);
+    if (!path.ok()) return path.status();
+    if (path->empty()) return reader.Error(key, "must not be empty");
+    config.descriptor_sets.push_back(ResolvePath(base_dir, *path));
+  }
+
+  if (root["index_page"]) {
+    absl::StatusOr<std::string> page = reader.String(root["index_page"], "index_page");
+    if (!page.ok()) return page.status();
+    if (page->empty()) return reader.Error("index_page", "must not be empty");
+    config.index_page = ResolvePath(base_dir, *page);
+  }
+
+  if (root["open_wait_ms"]) {
+    absl::StatusOr<int64_t> wait =
+        reader.NonNegativeInt(root["open_wait_ms"], "open_wait_ms");
+    if (!wait.ok()) return wait.status();
+    config.open_wait = absl::Milliseconds(*wait);
+  }
+
+  const YAML::Node& routes = root["routes"];
+  if (!routes.IsSequence() || routes.size() == 0) {
+    return reader.Error("routes", "must be a non-empty list of routes");
+  }
+  absl::flat_hash_map<std::string, size_t> seen_paths;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    std::string key = absl::StrCat("routes[", i, "]");
+    absl::StatusOr<RouteConfig> route = ParseRoute(reader, routes[i], key);
+    if (!route.ok()) return route.status();
+    auto [it, inserted] = seen_paths.emplace(route->path, i);
+    if (!inserted) {
+      return reader.Error(key + ".path",
+                          absl::StrCat("duplicate path \"", route->path,
+                                       "\" (also routes[", it->second, "])"));
+    }
+    if (route->path == "/" && config.index_page.has_value()) {
+      return reader.Error(key + ".path", "\"/\" is taken by index_page");
+    }
+    config.routes.push_back(*std::move(route));
+  }
+  return config;
+}
+
+bool ParsePort(absl::string_view text, int* port) {
+  if (text.empty() || text.size() > 5) return false;
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  int value;
+  if (!absl::SimpleAtoi(text, &value) || value > 65535) return false;
+  *port = value;
+  return true;
+}
+
+// Splits "host:port" / "[v6]:port" into host (without brackets) and port.
+absl::Status SplitHostPort(absl::string_view text, std::string* host, int* port) {
+  absl::string_view host_part;
+  absl::string_view port_part;
+  if (absl::StartsWith(text, "[")) {
+    size_t close = text.find(']');
+    if (close == absl::string_view::npos || close + 1 >= text.size() ||
+        text[close + 1] != ':') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\" is not of the form [host]:port"));
+    }
+    host_part = text.substr(1, close - 1);
+    port_part = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == absl::string_view::npos ||
+        text.find(':') != colon) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\" is not of the form host:port"));
+    }
+    host_part = text.substr(0, colon);
+    port_part = text.substr(colon + 1);
+  }
+  if (host_part.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" has an empty host"));
+  }
+  for (char c : host_part) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+        absl::ascii_iscntrl(static_cast<unsigned char>(c)) || c == '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\" has an invalid host"));
+    }
+  }
+  if (!ParsePort(port_part, port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" has an invalid port (want 0-65535)"));
+  }
+  *host = std::string(host_part);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
+  ListenAddress address;
+  absl::Status status = SplitHostPort(text, &address.host, &address.port);
+  if (!status.ok()) return status;
+  return address;
+}
+
+absl::Status CheckBackendAddress(absl::string_view target) {
+  if (target.empty()) return absl::InvalidArgumentError("must not be empty");
+  for (const char* scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(target, scheme)) {
+      if (target.size() == strlen(scheme)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("\"", target, "\" names no address"));
+      }
+      return absl::OkStatus();
+    }
+  }
+  std::string host;
+  int port;
+  absl::Status status = SplitHostPort(target, &host, &port);
+  if (!status.ok()) return status;
+  if (port == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", target, "\" has port 0"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view yaml,
+                                          const std::string& file,
+                                          const std::string& base_dir) {
+  // yaml-cpp reports errors with exceptions; they stop here.
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    return ParseConfigRoot(root, file, base_dir);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": invalid YAML: ", e.what()));
+  }
+}
+
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read config file"));
+  }
+  size_t slash = path.rfind('/');
+  std::string base_dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  if (slash == 0) base_dir = "/";
+  return ParseConfig(text.str(), path, base_dir);
+}
+
+}  // namespace sse_gateway

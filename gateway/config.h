@@ -1,0 +1,72 @@
+// GatewayConfig: the gateway's configuration, read from a YAML file.
+//
+// The YAML keys are a public contract, documented in docs/configuration.md.
+// Loading checks everything that can be checked without the backend's schema:
+// types, required keys, unknown keys (typos are errors, not silently ignored),
+// addresses, duplicate paths, event names. Schema-dependent checks (unknown
+// method, id_field...) happen when the Gateway is created. Every error message
+// starts with the file name and the key, e.g.
+//   gw.yaml: routes[1].path: duplicate path "/v1/ticks" (also routes[0])
+//
+// A plain value type; not synchronized.
+
+#ifndef SSE_GATEWAY_GATEWAY_CONFIG_H_
+#define SSE_GATEWAY_GATEWAY_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/stream_method.h"
+
+namespace sse_gateway {
+
+// The name of the final event the gateway sends when the upstream call ends;
+// reserved, so no route may use it as its event name.
+inline constexpr absl::string_view kEndEventName = "end";
+
+struct ListenAddress {
+  std::string host;  // "127.0.0.1", "0.0.0.0", "::1"...
+  int port = 0;      // 0: pick a free port
+};
+
+struct RouteConfig {
+  std::string path;             // GET path served as text/event-stream
+  StreamMethodOptions upstream;  // the backend method and how to render it
+};
+
+struct GatewayConfig {
+  std::string file;  // the config file's path, used in error messages
+  ListenAddress listen;
+  std::string backend;                       // gRPC target of the backend
+  std::vector<std::string> descriptor_sets;  // resolved against the file's dir
+  std::optional<std::string> index_page;     // resolved; served at GET /
+  // How long response headers are held back waiting for the backend's first
+  // message or final status (so an early failure gets a real HTTP status).
+  absl::Duration open_wait = absl::Seconds(1);
+  std::vector<RouteConfig> routes;
+};
+
+// Reads and validates the YAML config at `path`.
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+
+// Parses and validates `yaml`. `file` names the source in error messages;
+// relative paths in the config are resolved against `base_dir`.
+absl::StatusOr<GatewayConfig> ParseConfig(absl::string_view yaml,
+                                          const std::string& file,
+                                          const std::string& base_dir);
+
+// Parses "host:port" or "[v6-host]:port" (port 0-65535).
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text);
+
+// Checks a gRPC target: "host:port", "[v6]:port", or a scheme-prefixed target
+// ("dns:///host:port", "unix:/path", "ipv4:...").
+absl::Status CheckBackendAddress(absl::string_view target);
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_GATEWAY_CONFIG_H_

@@ -1,0 +1,81 @@
+// Gateway: the HTTP server that fronts a gRPC backend, serving each configured
+// route as Server-Sent Events.
+//
+// Create() does all the work that can fail before serving: it loads the
+// descriptor sets, resolves every route's method and fields against them and
+// reads the index page; each error names the config file and key. Start()
+// binds the listen address and serves on a background thread, one thread per
+// connection (see ConnectionThreads). The gateway knows nothing of any
+// particular service: everything comes from the config and the schema.
+//
+// Requests: GET on a route path streams (StreamRoute); GET / serves the index
+// page when configured; another method on a known path is 405 with
+// `Allow: GET`; any other path is 404. Error bodies are JSON
+// {"code": <gRPC code>, "message": "..."}.
+//
+// Thread-safe. Stop() (also run by the destructor) stops accepting, lets open
+// streams notice within StreamRoute::kIdlePoll, and waits for every
+// connection thread; upstream calls are cancelled as their streams close.
+
+#ifndef SSE_GATEWAY_GATEWAY_GATEWAY_H_
+#define SSE_GATEWAY_GATEWAY_GATEWAY_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/schema.h"
+#include "gateway/config.h"
+#include "gateway/stream_route.h"
+#include "grpcpp/channel.h"
+#include "httplib.h"
+
+namespace sse_gateway {
+
+class Gateway {
+ public:
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(const GatewayConfig& config);
+  ~Gateway();
+
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds the configured listen address (port 0 picks a free port) and starts
+  // serving in the background. Error if the address cannot be bound.
+  absl::Status Start();
+
+  // The bound port; valid after a successful Start().
+  int port() const { return port_; }
+
+  // Stops serving and waits for every connection to close. Idempotent.
+  void Stop();
+
+ private:
+  Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
+          std::shared_ptr<grpc::Channel> channel);
+
+  // httplib's pre-routing handler: every request is dispatched here.
+  void Dispatch(const httplib::Request& request, httplib::Response& response);
+
+  const GatewayConfig config_;
+  const std::unique_ptr<Schema> schema_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  std::optional<std::string> index_page_;
+  absl::flat_hash_map<std::string, std::unique_ptr<StreamRoute>> routes_;
+
+  httplib::Server server_;
+  int listen_socket_ = -1;
+  int port_ = 0;
+  std::thread serve_thread_;
+  absl::Mutex stop_mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_GATEWAY_GATEWAY_H_

@@ -1,0 +1,88 @@
+// sse_gateway: serves gRPC server-streaming methods as Server-Sent Events.
+//
+//   sse_gateway --config=gateway.yaml [--listen=127.0.0.1:8080]
+//
+// Exits non-zero with a message naming the file and key when the config is
+// bad; exits 0 after SIGINT or SIGTERM.
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "gateway/config.h"
+#include "gateway/gateway.h"
+
+ABSL_FLAG(std::string, config, "", "Path of the YAML config file (required).");
+ABSL_FLAG(std::string, listen, "",
+          "host:port to listen on; overrides the config's `listen`.");
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread exists so that every thread
+  // inherits the mask and sigwait() below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::SetProgramUsageMessage(
+      "Serves gRPC server-streaming methods as Server-Sent Events.\n"
+      "Usage: sse_gateway --config=FILE [--listen=HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  if (config_path.empty()) {
+    std::fprintf(stderr, "sse_gateway: --config=FILE is required\n");
+    return 2;
+  }
+  absl::StatusOr<sse_gateway::GatewayConfig> config =
+      sse_gateway::LoadConfigFile(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "sse_gateway: %s\n",
+                 std::string(config.status().message()).c_str());
+    return 1;
+  }
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  if (!listen.empty()) {
+    absl::StatusOr<sse_gateway::ListenAddress> address =
+        sse_gateway::ParseListenAddress(listen);
+    if (!address.ok()) {
+      std::fprintf(stderr, "sse_gateway: --listen: %s\n",
+                   std::string(address.status().message()).c_str());
+      return 2;
+    }
+    config->listen = *address;
+  }
+
+  absl::StatusOr<std::unique_ptr<sse_gateway::Gateway>> gateway =
+      sse_gateway::Gateway::Create(*config);
+  if (!gateway.ok()) {
+    std::fprintf(stderr, "sse_gateway: %s\n",
+                 std::string(gateway.status().message()).c_str());
+    return 1;
+  }
+  absl::Status started = (*gateway)->Start();
+  if (!started.ok()) {
+    std::fprintf(stderr, "sse_gateway: %s\n",
+                 std::string(started.message()).c_str());
+    return 1;
+  }
+  const std::string& host = config->listen.host;
+  bool v6 = host.find(':') != std::string::npos;
+  std::printf("sse_gateway listening on http://%s%s%s:%d/ (%zu routes, backend %s)\n",
+              v6 ? "[" : "", host.c_str(), v6 ? "]" : "", (*gateway)->port(),
+              config->routes.size(), config->backend.c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::printf("sse_gateway: received %s, stopping\n",
+              signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fflush(stdout);
+  (*gateway)->Stop();
+  return 0;
+}

@@ -1,0 +1,70 @@
+#include "gateway/query_string.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace sse_gateway {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+absl::StatusOr<std::string> Decode(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      int high = i + 1 < text.size() ? HexValue(text[i + 1]) : -1;
+      int low = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
+      if (high < 0 || low < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid percent-encoding in query parameter \"",
+            absl::CHexEscape(text), "\""));
+      }
+      out.push_back(static_cast<char>(high * 16 + low));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query) {
+  QueryParams params;
+  for (absl::string_view part : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> key_value =
+        absl::StrSplit(part, absl::MaxSplits('=', 1));
+    absl::StatusOr<std::string> key = Decode(key_value.first);
+    if (!key.ok()) return key.status();
+    if (key->empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "query parameter with an empty name: \"", absl::CHexEscape(part), "\""));
+    }
+    absl::StatusOr<std::string> value = Decode(key_value.second);
+    if (!value.ok()) return value.status();
+    params.emplace_back(*std::move(key), *std::move(value));
+  }
+  return params;
+}
+
+absl::string_view QueryOfTarget(absl::string_view target) {
+  size_t question = target.find('?');
+  if (question == absl::string_view::npos) return "";
+  absl::string_view query = target.substr(question + 1);
+  size_t hash = query.find('#');
+  return hash == absl::string_view::npos ? query : query.substr(0, hash);
+}
+
+}  // namespace sse_gateway

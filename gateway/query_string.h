@@ -1,0 +1,36 @@
+// Parsing of a URL query string into ordered (key, value) pairs, as HTML forms
+// and URLSearchParams encode them (application/x-www-form-urlencoded).
+//
+// httplib decodes queries itself, but it leaves '+' as '+' and accepts broken
+// percent-escapes; browsers encode a space as '+', and a broken escape must
+// be a 400, not a silently different value. So the gateway parses the raw
+// query of the request target with this instead.
+//
+// Stateless; thread-safe.
+
+#ifndef SSE_GATEWAY_GATEWAY_QUERY_STRING_H_
+#define SSE_GATEWAY_GATEWAY_QUERY_STRING_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace sse_gateway {
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// Splits `query` (the part after '?', without '#fragment') on '&' (empty parts
+// are skipped), each part on its first '=' (no '=' means an empty value), and
+// decodes '+' as a space and %XX escapes. Keys and values keep their order.
+// Errors (InvalidArgument): a malformed %-escape, an empty key.
+absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query);
+
+// The query part of a request target ("/path?query#fragment" -> "query").
+absl::string_view QueryOfTarget(absl::string_view target);
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_GATEWAY_QUERY_STRING_H_

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: installs the Debian packages that are missing,
+# builds everything with Bazel (offline), runs all Bazel tests, then the demo
+# smoke check (backend + gateway + curl). Ends with the line
+# "N passed, N failed" and exits non-zero if anything failed.
+#
+#   bash scripts/run_tests.sh [extra bazel test flags]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install_deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+# Tests open hundreds of sockets; give the Bazel server (and so the tests it
+# starts) the highest open-files limit this shell may have.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+log=$(mktemp)
+bazel test //... --keep_going "$@" 2>&1 | grep -v "linux-sandbox" | tee "$log"
+bazel_status=${PIPESTATUS[0]}
+
+results=$(grep -E '^//[^ ]+ +(\(cached\) )?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|FAILED TO BUILD)' "$log")
+passed=$(printf '%s\n' "$results" | grep -cE ' (PASSED|FLAKY)( |$)')
+failed=$(printf '%s\n' "$results" | grep -cE ' (FAILED|TIMEOUT|NO STATUS|INCOMPLETE)( |$)')
+rm -f "$log"
+if [ "$bazel_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # Bazel failed without a failing test line (e.g. the build broke).
+  echo "bazel test exited with $bazel_status"
+  failed=$((failed + 1))
+fi
+
+echo "== demo smoke check (scripts/run_demo.sh --check)"
+if bash scripts/run_demo.sh --check; then
+  passed=$((passed + 1))
+else
+  echo "demo smoke check FAILED"
+  failed=$((failed + 1))
+fi
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
