@@ -24,7 +24,8 @@ class ConfigReader {
   explicit ConfigReader(std::string file) : file_(std::move(file)) {}
 
   absl::Status Error(absl::string_view key, absl::string_view problem) const {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ": ", key, ": ", problem));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_, ": ", key, ": ", problem));
   }
 
   // Fails on keys of `map` that are not in `known`.
@@ -48,7 +49,8 @@ class ConfigReader {
     return node.Scalar();
   }
 
-  absl::StatusOr<bool> Bool(const YAML::Node& node, absl::string_view key) const {
+  absl::StatusOr<bool> Bool(const YAML::Node& node,
+                            absl::string_view key) const {
     if (node.IsScalar()) {
       std::string v = absl::AsciiStrToLower(node.Scalar());
       if (v == "true") return true;
@@ -113,8 +115,9 @@ absl::Status CheckRoutePath(absl::string_view path) {
   return absl::OkStatus();
 }
 
-absl::Status ParseJsonOptions(const ConfigReader& reader, const YAML::Node& node,
-                              const std::string& key, JsonOptions* options) {
+absl::Status ParseJsonOptions(const ConfigReader& reader,
+                              const YAML::Node& node, const std::string& key,
+                              JsonOptions* options) {
   if (!node.IsMap()) return reader.Error(key, "must be a map");
   absl::Status status = reader.CheckKeys(
       node, key, {"emit_defaults", "use_proto_names", "enums_as_ints"});
@@ -126,7 +129,8 @@ absl::Status ParseJsonOptions(const ConfigReader& reader, const YAML::Node& node
   };
   for (const auto& [name, target] : fields) {
     if (!node[name]) continue;
-    absl::StatusOr<bool> value = reader.Bool(node[name], absl::StrCat(key, ".", name));
+    absl::StatusOr<bool> value =
+        reader.Bool(node[name], absl::StrCat(key, ".", name));
     if (!value.ok()) return value.status();
     *target = *value;
   }
@@ -137,9 +141,9 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
                                        const YAML::Node& node,
                                        const std::string& key) {
   if (!node.IsMap()) return reader.Error(key, "must be a map");
-  absl::Status status = reader.CheckKeys(
-      node, key,
-      {"path", "method", "event", "id_field", "resume_field", "retry_ms", "json"});
+  absl::Status status = reader.CheckKeys(node, key,
+                                         {"path", "method", "event", "id_field",
+                                          "resume_field", "retry_ms", "json"});
   if (!status.ok()) return status;
 
   RouteConfig route;
@@ -167,7 +171,8 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
     return reader.Error(key + ".method", "must not be empty");
   }
   if (node["event"]) {
-    absl::StatusOr<std::string> event = reader.String(node["event"], key + ".event");
+    absl::StatusOr<std::string> event =
+        reader.String(node["event"], key + ".event");
     if (!event.ok()) return event.status();
     status = CheckEventName(*event);
     if (!status.ok()) return reader.Error(key + ".event", status.message());
@@ -195,15 +200,16 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": the config must be a YAML (or JSON) map"));
   }
-  absl::Status status = reader.CheckKeys(
-      root, "",
-      {"listen", "backend", "descriptor_sets", "index_page", "open_wait_ms",
-       "routes"});
+  absl::Status status =
+      reader.CheckKeys(root, "",
+                       {"listen", "backend", "descriptor_sets", "index_page",
+                        "open_wait_ms", "routes"});
   if (!status.ok()) return status;
 
   GatewayConfig config;
   config.file = file;
-  for (const char* required : {"listen", "backend", "descriptor_sets", "routes"}) {
+  for (const char* required :
+       {"listen", "backend", "descriptor_sets", "routes"}) {
     if (!root[required]) return reader.Error(required, "is required");
   }
 
@@ -213,7 +219,8 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   if (!address.ok()) return reader.Error("listen", address.status().message());
   config.listen = *address;
 
-  absl::StatusOr<std::string> backend = reader.String(root["backend"], "backend");
+  absl::StatusOr<std::string> backend =
+      reader.String(root["backend"], "backend");
   if (!backend.ok()) return backend.status();
   status = CheckBackendAddress(*backend);
   if (!status.ok()) return reader.Error("backend", status.message());
@@ -233,7 +240,8 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   }
 
   if (root["index_page"]) {
-    absl::StatusOr<std::string> page = reader.String(root["index_page"], "index_page");
+    absl::StatusOr<std::string> page =
+        reader.String(root["index_page"], "index_page");
     if (!page.ok()) return page.status();
     if (page->empty()) return reader.Error("index_page", "must not be empty");
     config.index_page = ResolvePath(base_dir, *page);
@@ -281,7 +289,8 @@ bool ParsePort(absl::string_view text, int* port) {
 }
 
 // Splits "host:port" / "[v6]:port" into host (without brackets) and port.
-absl::Status SplitHostPort(absl::string_view text, std::string* host, int* port) {
+absl::Status SplitHostPort(absl::string_view text, std::string* host,
+                           int* port) {
   absl::string_view host_part;
   absl::string_view port_part;
   if (absl::StartsWith(text, "[")) {
@@ -295,8 +304,7 @@ absl::Status SplitHostPort(absl::string_view text, std::string* host, int* port)
     port_part = text.substr(close + 2);
   } else {
     size_t colon = text.rfind(':');
-    if (colon == absl::string_view::npos ||
-        text.find(':') != colon) {
+    if (colon == absl::string_view::npos || text.find(':') != colon) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", text, "\" is not of the form host:port"));
     }
@@ -333,7 +341,8 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
 
 absl::Status CheckBackendAddress(absl::string_view target) {
   if (target.empty()) return absl::InvalidArgumentError("must not be empty");
-  for (const char* scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:"}) {
+  for (const char* scheme :
+       {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:"}) {
     if (absl::StartsWith(target, scheme)) {
       if (target.size() == strlen(scheme)) {
         return absl::InvalidArgumentError(
@@ -374,10 +383,12 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   if (in.bad()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read config file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot read config file"));
   }
   size_t slash = path.rfind('/');
-  std::string base_dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  std::string base_dir =
+      slash == std::string::npos ? "" : path.substr(0, slash);
   if (slash == 0) base_dir = "/";
   return ParseConfig(text.str(), path, base_dir);
 }

@@ -35,7 +35,7 @@ struct ListenAddress {
 };
 
 struct RouteConfig {
-  std::string path;             // GET path served as text/event-stream
+  std::string path;              // GET path served as text/event-stream
   StreamMethodOptions upstream;  // the backend method and how to render it
 };
 

@@ -112,14 +112,17 @@ TEST(ConfigTest, RequiredKeys) {
 }
 
 TEST(ConfigTest, BadAddresses) {
-  EXPECT_THAT(ErrorAfter("listen: 127.0.0.1:8080", "listen: 127.0.0.1"),
-              HasSubstr("gw.yaml: listen: \"127.0.0.1\" is not of the form host:port"));
-  EXPECT_THAT(ErrorAfter("listen: 127.0.0.1:8080", "listen: 127.0.0.1:99999"),
-              HasSubstr("gw.yaml: listen: \"127.0.0.1:99999\" has an invalid port"));
+  EXPECT_THAT(
+      ErrorAfter("listen: 127.0.0.1:8080", "listen: 127.0.0.1"),
+      HasSubstr("gw.yaml: listen: \"127.0.0.1\" is not of the form host:port"));
+  EXPECT_THAT(
+      ErrorAfter("listen: 127.0.0.1:8080", "listen: 127.0.0.1:99999"),
+      HasSubstr("gw.yaml: listen: \"127.0.0.1:99999\" has an invalid port"));
   EXPECT_THAT(ErrorAfter("listen: 127.0.0.1:8080", "listen: ':80'"),
               HasSubstr("gw.yaml: listen: \":80\" has an empty host"));
-  EXPECT_THAT(ErrorAfter("backend: 127.0.0.1:50051", "backend: 127.0.0.1:x"),
-              HasSubstr("gw.yaml: backend: \"127.0.0.1:x\" has an invalid port"));
+  EXPECT_THAT(
+      ErrorAfter("backend: 127.0.0.1:50051", "backend: 127.0.0.1:x"),
+      HasSubstr("gw.yaml: backend: \"127.0.0.1:x\" has an invalid port"));
   EXPECT_THAT(ErrorAfter("backend: 127.0.0.1:50051", "backend: 127.0.0.1:0"),
               HasSubstr("gw.yaml: backend: \"127.0.0.1:0\" has port 0"));
   EXPECT_THAT(ErrorAfter("backend: 127.0.0.1:50051", "backend: ''"),
@@ -148,8 +151,9 @@ TEST(ConfigTest, BadPaths) {
 TEST(ConfigTest, ReservedAndInvalidEventNames) {
   EXPECT_THAT(ErrorAfter("event: tick", "event: end"),
               HasSubstr("routes[0].event: \"end\" is reserved"));
-  EXPECT_THAT(ErrorAfter("event: tick", "event: error"),
-              HasSubstr("routes[0].event: \"error\" collides with EventSource"));
+  EXPECT_THAT(
+      ErrorAfter("event: tick", "event: error"),
+      HasSubstr("routes[0].event: \"error\" collides with EventSource"));
   EXPECT_THAT(ErrorAfter("event: tick", "event: \"a\\nb\""),
               HasSubstr("routes[0].event: must not contain CR, LF or NUL"));
   EXPECT_THAT(ErrorAfter("event: tick", "event: ''"),
@@ -179,11 +183,13 @@ TEST(ConfigTest, BadValues) {
 TEST(ConfigTest, NotAMapOrNotYaml) {
   absl::StatusOr<GatewayConfig> config = Parse("- a\n- b\n");
   ASSERT_FALSE(config.ok());
-  EXPECT_THAT(config.status().message(), HasSubstr("gw.yaml: the config must be"));
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("gw.yaml: the config must be"));
   config = Parse("listen: [unclosed\n");
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(config.status().message(), HasSubstr("gw.yaml: invalid YAML"));
-  config = Parse("routes: 5\nlisten: a:1\nbackend: b:2\ndescriptor_sets: [x]\n");
+  config =
+      Parse("routes: 5\nlisten: a:1\nbackend: b:2\ndescriptor_sets: [x]\n");
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(config.status().message(),
               HasSubstr("gw.yaml: routes: must be a non-empty list"));

@@ -39,12 +39,14 @@ void ConnectionThreads::enqueue(std::function<void()> fn) {
   int error = 0;
   for (int attempt = 0; attempt < 5; ++attempt) {
     pthread_t thread;
-    error = pthread_create(&thread, &attr, &ConnectionThreads::RunTask, task.get());
+    error =
+        pthread_create(&thread, &attr, &ConnectionThreads::RunTask, task.get());
     if (error == 0) {
       task.release();  // RunTask owns it now.
       break;
     }
-    absl::SleepFor(absl::Milliseconds(10 << attempt));  // Resources may free up.
+    absl::SleepFor(
+        absl::Milliseconds(10 << attempt));  // Resources may free up.
   }
   pthread_attr_destroy(&attr);
   if (error != 0) {

@@ -29,9 +29,10 @@ TEST(ConnectionThreadsTest, RunsManyBlockingTasksAtOnce) {
   }
   {
     absl::MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n == kTasks; }, &started),
-        absl::Seconds(60)));
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n == kTasks; }, &started),
+                            absl::Seconds(60)));
   }
   EXPECT_EQ(threads.active(), static_cast<size_t>(kTasks));
   release.Notify();

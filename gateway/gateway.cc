@@ -19,8 +19,8 @@ namespace {
 
 absl::Status ConfigError(const GatewayConfig& config, absl::string_view key,
                          const absl::Status& status) {
-  return absl::Status(status.code(),
-                      absl::StrCat(config.file, ": ", key, ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(config.file, ": ", key, ": ",
+                                                  status.message()));
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
                                        method.status().message()));
     }
     gateway->routes_.emplace(
-        route.path, std::make_unique<StreamRoute>(route.path, *std::move(method),
-                                                  config.open_wait));
+        route.path, std::make_unique<StreamRoute>(
+                        route.path, *std::move(method), config.open_wait));
   }
   return gateway;
 }
@@ -97,9 +97,9 @@ absl::Status Gateway::Start() {
     port_ = listen.port;
   }
   if (port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", listen.host, ":", listen.port,
-        " (address in use, or not an address of this machine)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen.host, ":", listen.port,
+                     " (address in use, or not an address of this machine)"));
   }
   // httplib listens with a tiny fixed backlog; a burst of browsers connecting
   // at once needs a real one. listen() again only raises the backlog.
@@ -130,7 +130,8 @@ void Gateway::Dispatch(const httplib::Request& request,
   bool is_index = request.path == "/" && index_page_.has_value();
   if (route == routes_.end() && !is_index) {
     WriteErrorResponse(
-        absl::NotFoundError(absl::StrCat("no route for ", request.path)), response);
+        absl::NotFoundError(absl::StrCat("no route for ", request.path)),
+        response);
     return;
   }
   if (is_index && (request.method == "GET" || request.method == "HEAD")) {
@@ -141,8 +142,8 @@ void Gateway::Dispatch(const httplib::Request& request,
   if (request.method != "GET") {
     response.set_header("Allow", is_index ? "GET, HEAD" : "GET");
     WriteErrorResponse(
-        absl::UnimplementedError(absl::StrCat("method ", request.method,
-                                              " is not allowed on ", request.path)),
+        absl::UnimplementedError(absl::StrCat(
+            "method ", request.method, " is not allowed on ", request.path)),
         response);
     response.status = 405;
     return;

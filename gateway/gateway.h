@@ -39,7 +39,8 @@ namespace sse_gateway {
 
 class Gateway {
  public:
-  static absl::StatusOr<std::unique_ptr<Gateway>> Create(const GatewayConfig& config);
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(
+      const GatewayConfig& config);
   ~Gateway();
 
   Gateway(const Gateway&) = delete;

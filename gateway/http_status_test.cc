@@ -43,10 +43,13 @@ TEST(HttpStatusTest, JsonQuoteEscapesControlAndKeepsUtf8) {
 }
 
 TEST(HttpStatusTest, JsonQuoteReplacesInvalidUtf8) {
-  EXPECT_EQ(JsonQuote("a\xff" "b"), R"("a\ufffdb")");
-  EXPECT_EQ(JsonQuote("\xc3"), R"("\ufffd")");              // Truncated.
-  EXPECT_EQ(JsonQuote("\xc0\xaf"), R"("\ufffd\ufffd")");    // Overlong.
-  EXPECT_EQ(JsonQuote("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");  // Surrogate.
+  EXPECT_EQ(JsonQuote("a\xff"
+                      "b"),
+            R"("a\ufffdb")");
+  EXPECT_EQ(JsonQuote("\xc3"), R"("\ufffd")");            // Truncated.
+  EXPECT_EQ(JsonQuote("\xc0\xaf"), R"("\ufffd\ufffd")");  // Overlong.
+  EXPECT_EQ(JsonQuote("\xed\xa0\x80"),
+            R"("\ufffd\ufffd\ufffd")");  // Surrogate.
 }
 
 }  // namespace

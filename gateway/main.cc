@@ -73,9 +73,10 @@ int main(int argc, char** argv) {
   }
   const std::string& host = config->listen.host;
   bool v6 = host.find(':') != std::string::npos;
-  std::printf("sse_gateway listening on http://%s%s%s:%d/ (%zu routes, backend %s)\n",
-              v6 ? "[" : "", host.c_str(), v6 ? "]" : "", (*gateway)->port(),
-              config->routes.size(), config->backend.c_str());
+  std::printf(
+      "sse_gateway listening on http://%s%s%s:%d/ (%zu routes, backend %s)\n",
+      v6 ? "[" : "", host.c_str(), v6 ? "]" : "", (*gateway)->port(),
+      config->routes.size(), config->backend.c_str());
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -26,9 +26,9 @@ absl::StatusOr<std::string> Decode(absl::string_view text) {
       int high = i + 1 < text.size() ? HexValue(text[i + 1]) : -1;
       int low = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
       if (high < 0 || low < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "invalid percent-encoding in query parameter \"",
-            absl::CHexEscape(text), "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid percent-encoding in query parameter \"",
+                         absl::CHexEscape(text), "\""));
       }
       out.push_back(static_cast<char>(high * 16 + low));
       i += 2;
@@ -49,8 +49,9 @@ absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query) {
     absl::StatusOr<std::string> key = Decode(key_value.first);
     if (!key.ok()) return key.status();
     if (key->empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "query parameter with an empty name: \"", absl::CHexEscape(part), "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("query parameter with an empty name: \"",
+                       absl::CHexEscape(part), "\""));
     }
     absl::StatusOr<std::string> value = Decode(key_value.second);
     if (!value.ok()) return value.status();

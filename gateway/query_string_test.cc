@@ -15,9 +15,9 @@ TEST(QueryStringTest, DecodesPlusAndPercentInOrder) {
       ParseQueryString("b=2&a=h%C3%A9+x&b=1&plus=%2B&empty=&flag&&eq=a=b");
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_THAT(*params,
-              ElementsAre(Pair("b", "2"), Pair("a", "h\xc3\xa9 x"), Pair("b", "1"),
-                          Pair("plus", "+"), Pair("empty", ""), Pair("flag", ""),
-                          Pair("eq", "a=b")));
+              ElementsAre(Pair("b", "2"), Pair("a", "h\xc3\xa9 x"),
+                          Pair("b", "1"), Pair("plus", "+"), Pair("empty", ""),
+                          Pair("flag", ""), Pair("eq", "a=b")));
 }
 
 TEST(QueryStringTest, EmptyQuery) {
@@ -41,7 +41,8 @@ TEST(QueryStringTest, RejectsBrokenEscapesAndEmptyKeys) {
   }
   EXPECT_THAT(ParseQueryString("a=%zz").status().message(),
               HasSubstr("invalid percent-encoding"));
-  EXPECT_THAT(ParseQueryString("=1").status().message(), HasSubstr("empty name"));
+  EXPECT_THAT(ParseQueryString("=1").status().message(),
+              HasSubstr("empty name"));
 }
 
 TEST(QueryStringTest, NulAndBinaryBytesSurviveDecoding) {

@@ -80,8 +80,8 @@ class SseResponseWriter {
     absl::Status framed = AppendSseMessage(message, chunk);
     if (framed.ok()) return;
     stream_->Cancel();
-    AppendEnd(absl::InternalError(absl::StrCat("cannot frame event: ",
-                                               framed.message())),
+    AppendEnd(absl::InternalError(
+                  absl::StrCat("cannot frame event: ", framed.message())),
               chunk);
   }
 
@@ -93,7 +93,8 @@ class SseResponseWriter {
 
 }  // namespace
 
-void WriteErrorResponse(const absl::Status& status, httplib::Response& response) {
+void WriteErrorResponse(const absl::Status& status,
+                        httplib::Response& response) {
   response.status = HttpStatusForCode(status.code());
   response.set_header("Cache-Control", "no-store");
   response.set_content(StatusJson(status), "application/json");
@@ -101,7 +102,9 @@ void WriteErrorResponse(const absl::Status& status, httplib::Response& response)
 
 StreamRoute::StreamRoute(std::string path, std::unique_ptr<StreamMethod> method,
                          absl::Duration open_wait)
-    : path_(std::move(path)), method_(std::move(method)), open_wait_(open_wait) {}
+    : path_(std::move(path)),
+      method_(std::move(method)),
+      open_wait_(open_wait) {}
 
 void StreamRoute::Handle(const httplib::Request& request,
                          httplib::Response& response) const {

@@ -42,7 +42,8 @@ class StreamRoute {
   const std::string& path() const { return path_; }
 
   // Serves one GET request on this route.
-  void Handle(const httplib::Request& request, httplib::Response& response) const;
+  void Handle(const httplib::Request& request,
+              httplib::Response& response) const;
 
  private:
   const std::string path_;
@@ -51,7 +52,8 @@ class StreamRoute {
 };
 
 // Writes `status` as an HTTP error response with a {"code","message"} body.
-void WriteErrorResponse(const absl::Status& status, httplib::Response& response);
+void WriteErrorResponse(const absl::Status& status,
+                        httplib::Response& response);
 
 }  // namespace sse_gateway
 

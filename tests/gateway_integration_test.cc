@@ -61,8 +61,9 @@ class GatewayIntegrationTest : public ::testing::Test {
     if (backend_) backend_->Shutdown();
   }
 
-  static RouteConfig Route(const std::string& path,
-                           const std::function<void(StreamMethodOptions&)>& edit) {
+  static RouteConfig Route(
+      const std::string& path,
+      const std::function<void(StreamMethodOptions&)>& edit) {
     RouteConfig route;
     route.path = path;
     route.upstream.method = kMethod;
@@ -70,7 +71,8 @@ class GatewayIntegrationTest : public ::testing::Test {
     return route;
   }
 
-  SseResponse Get(const std::string& path, const httplib::Headers& headers = {}) {
+  SseResponse Get(const std::string& path,
+                  const httplib::Headers& headers = {}) {
     SseTestClient client("127.0.0.1", gateway_->port());
     return client.Get(path, headers);
   }
@@ -81,7 +83,8 @@ class GatewayIntegrationTest : public ::testing::Test {
 
 std::vector<std::string> Ids(const SseResponse& response) {
   std::vector<std::string> ids;
-  for (const SseEvent& event : response.events) ids.push_back(event.last_event_id);
+  for (const SseEvent& event : response.events)
+    ids.push_back(event.last_event_id);
   return ids;
 }
 
@@ -112,7 +115,8 @@ TEST_F(GatewayIntegrationTest, StreamsEventsWithSequenceIdsRetryAndEnd) {
   EXPECT_TRUE(response.completed);
 
   ASSERT_EQ(response.events.size(), 4u) << response.body;
-  EXPECT_THAT(Types(response), ElementsAre("message", "message", "message", "end"));
+  EXPECT_THAT(Types(response),
+              ElementsAre("message", "message", "message", "end"));
   EXPECT_THAT(Ids(response), ElementsAre("1", "2", "3", "3"));  // end has no id
   EXPECT_THAT(response.events[0].data, HasSubstr("\"seq\":\"1\""));
   EXPECT_THAT(response.events[2].data, HasSubstr("\"seq\":\"3\""));
@@ -175,12 +179,12 @@ TEST_F(GatewayIntegrationTest, IdFieldAndEventName) {
 }
 
 TEST_F(GatewayIntegrationTest, QueryParametersBuildTheRequest) {
-  SseResponse response = Get(
-      "/v1/plain?count=1&echo.a_int64=-9223372036854775808"
-      "&echo.aUint64=18446744073709551615&echo.color=COLOR_GREEN"
-      "&echo.colors=1&echo.colors=COLOR_GREEN&echo.names=a%20b&echo.names=c"
-      "&echo.filter.region=eu&echo.a_bool=true&echo.a_double=2.5"
-      "&echo.a_string=h%C3%A9+x");
+  SseResponse response =
+      Get("/v1/plain?count=1&echo.a_int64=-9223372036854775808"
+          "&echo.aUint64=18446744073709551615&echo.color=COLOR_GREEN"
+          "&echo.colors=1&echo.colors=COLOR_GREEN&echo.names=a%20b&echo.names=c"
+          "&echo.filter.region=eu&echo.a_bool=true&echo.a_double=2.5"
+          "&echo.a_string=h%C3%A9+x");
   ASSERT_EQ(response.status, 200) << response.body;
   std::vector<TestBackend::ObservedCall> calls = backend_->calls();
   ASSERT_EQ(calls.size(), 1u);
@@ -188,8 +192,8 @@ TEST_F(GatewayIntegrationTest, QueryParametersBuildTheRequest) {
   EXPECT_EQ(echo.a_int64(), INT64_MIN);
   EXPECT_EQ(echo.a_uint64(), UINT64_MAX);
   EXPECT_EQ(echo.color(), testing::v1::COLOR_GREEN);
-  EXPECT_THAT(echo.colors(), ElementsAre(testing::v1::COLOR_RED,
-                                         testing::v1::COLOR_GREEN));
+  EXPECT_THAT(echo.colors(),
+              ElementsAre(testing::v1::COLOR_RED, testing::v1::COLOR_GREEN));
   EXPECT_THAT(echo.names(), ElementsAre("a b", "c"));
   EXPECT_EQ(echo.filter().region(), "eu");
   EXPECT_TRUE(echo.a_bool());

@@ -20,7 +20,8 @@ SseTestClient::SseTestClient(const std::string& host, int port,
   client_.set_write_timeout(seconds);
   client_.set_keep_alive(false);
   client_.set_decompress(false);
-  client_.set_url_encode(false);  // Send targets exactly as the test wrote them.
+  client_.set_url_encode(
+      false);  // Send targets exactly as the test wrote them.
 }
 
 SseResponse SseTestClient::Get(

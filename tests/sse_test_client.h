@@ -22,9 +22,9 @@
 namespace sse_gateway {
 
 struct SseResponse {
-  int status = 0;      // 0: no response (connection failed)
+  int status = 0;  // 0: no response (connection failed)
   httplib::Headers headers;
-  std::string body;    // raw body bytes (after de-chunking)
+  std::string body;  // raw body bytes (after de-chunking)
   std::vector<SseEvent> events;
   std::optional<int64_t> reconnection_time_ms;
   int64_t comment_count = 0;
@@ -40,9 +40,9 @@ class SseTestClient {
 
   // GETs `path_and_query` with extra request headers. `on_event` (optional)
   // sees each event as it arrives and returns false to disconnect.
-  SseResponse Get(const std::string& path_and_query,
-                  const httplib::Headers& headers = {},
-                  const std::function<bool(const SseEvent&)>& on_event = nullptr);
+  SseResponse Get(
+      const std::string& path_and_query, const httplib::Headers& headers = {},
+      const std::function<bool(const SseEvent&)>& on_event = nullptr);
 
   // Sends a request with any method; returns status, headers and body.
   SseResponse Send(const std::string& method, const std::string& path,
