@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/connection_threads.h"
+#include "gateway/event_stream_response.h"
 #include "gateway/http_status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"

@@ -14,7 +14,7 @@
 // {"code": <gRPC code>, "message": "..."}.
 //
 // Thread-safe. Stop() (also run by the destructor) stops accepting, lets open
-// streams notice within StreamRoute::kIdlePoll, and waits for every
+// streams notice within kIdlePoll, and waits for every
 // connection thread; upstream calls are cancelled as their streams close.
 
 #ifndef SSE_GATEWAY_GATEWAY_GATEWAY_H_
@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/schema.h"
 #include "gateway/config.h"
+#include "gateway/http_server.h"
 #include "gateway/stream_route.h"
 #include "grpcpp/channel.h"
 #include "httplib.h"
@@ -69,7 +70,7 @@ class Gateway {
   std::optional<std::string> index_page_;
   absl::flat_hash_map<std::string, std::unique_ptr<StreamRoute>> routes_;
 
-  httplib::Server server_;
+  HttpServer server_;
   int listen_socket_ = -1;
   int port_ = 0;
   std::thread serve_thread_;

@@ -50,6 +50,11 @@ class GatewayIntegrationTest : public ::testing::Test {
       o.event = "update";
     }));
     config.routes.push_back(Route("/v1/plain", [](StreamMethodOptions&) {}));
+    config.routes.push_back(Route("/v1/proto", [](StreamMethodOptions& o) {
+      o.json.use_proto_names = true;
+      o.json.emit_defaults = true;
+      o.json.enums_as_ints = true;
+    }));
     absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Create(config);
     ASSERT_TRUE(gateway.ok()) << gateway.status();
     gateway_ = *std::move(gateway);
@@ -161,6 +166,43 @@ TEST_F(GatewayIntegrationTest, LastEventIdWithoutResumeFieldIsOnlyMetadata) {
   auto metadata = calls[0].metadata.find("last-event-id");
   ASSERT_NE(metadata, calls[0].metadata.end());
   EXPECT_EQ(metadata->second, "7");
+}
+
+TEST_F(GatewayIntegrationTest, EmptyLastEventIdIsForwardedAsEmpty) {
+  SseResponse response = Get("/v1/stream?count=1", {{"Last-Event-ID", ""}});
+  ASSERT_EQ(response.status, 200);
+  ASSERT_GE(response.events.size(), 1u);
+  EXPECT_EQ(response.events[0].last_event_id, "1");
+  std::vector<TestBackend::ObservedCall> calls = backend_->calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].request.after_seq(), 0u);  // Nothing to resume after.
+  auto metadata = calls[0].metadata.find("last-event-id");
+  ASSERT_NE(metadata, calls[0].metadata.end()) << "empty must not be absent";
+  EXPECT_EQ(metadata->second, "");
+}
+
+TEST_F(GatewayIntegrationTest, LastEventIdReachesTheBackendExactlyAsSent) {
+  SseResponse response =
+      Get("/v1/keyed?count=1", {{"Last-Event-ID", "k-%41 x"}});
+  ASSERT_EQ(response.status, 200);
+  std::vector<TestBackend::ObservedCall> calls = backend_->calls();
+  ASSERT_EQ(calls.size(), 1u);
+  auto metadata = calls[0].metadata.find("last-event-id");
+  ASSERT_NE(metadata, calls[0].metadata.end());
+  EXPECT_EQ(metadata->second, "k-%41 x");
+}
+
+TEST_F(GatewayIntegrationTest, JsonPrintOptionsArePerRoute) {
+  SseResponse proto = Get("/v1/proto?count=1&echo.color=COLOR_RED");
+  ASSERT_GE(proto.events.size(), 1u);
+  EXPECT_THAT(proto.events[0].data,
+              HasSubstr("\"has_last_event_id_metadata\":false"));
+  EXPECT_THAT(proto.events[0].data, HasSubstr("\"color\":1"));
+  SseResponse plain = Get("/v1/plain?count=1&echo.color=COLOR_RED");
+  ASSERT_GE(plain.events.size(), 1u);
+  EXPECT_THAT(plain.events[0].data, HasSubstr("\"color\":\"COLOR_RED\""));
+  EXPECT_THAT(plain.events[0].data,
+              ::testing::Not(HasSubstr("hasLastEventIdMetadata")));
 }
 
 TEST_F(GatewayIntegrationTest, NonNumericLastEventIdRestartsSequence) {

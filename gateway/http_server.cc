@@ -1,0 +1,110 @@
+#include "gateway/http_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gateway/socket_stream.h"
+
+namespace sse_gateway {
+namespace {
+
+absl::string_view TrimSpacesAndTabs(absl::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Replaces the values httplib parsed by the raw ones in `head`.
+void RestoreRawHeaders(absl::string_view head, httplib::Request& request) {
+  std::vector<std::pair<std::string, std::string>> fields =
+      ParseRawHeaderFields(head);
+  absl::flat_hash_set<std::string> names;
+  for (const auto& field : fields) {
+    names.insert(absl::AsciiStrToLower(field.first));
+  }
+  for (auto it = request.headers.begin(); it != request.headers.end();) {
+    if (names.contains(absl::AsciiStrToLower(it->first))) {
+      it = request.headers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& field : fields) {
+    request.headers.emplace(std::move(field.first), std::move(field.second));
+  }
+  // httplib's own entries, in case the client sent fields of these names.
+  request.set_header("REMOTE_ADDR", request.remote_addr);
+  request.set_header("REMOTE_PORT", std::to_string(request.remote_port));
+  request.set_header("LOCAL_ADDR", request.local_addr);
+  request.set_header("LOCAL_PORT", std::to_string(request.local_port));
+}
+
+absl::Duration Seconds(time_t seconds, time_t micros) {
+  return absl::Seconds(seconds) + absl::Microseconds(micros);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> ParseRawHeaderFields(
+    absl::string_view head) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool request_line = true;
+  for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
+    if (request_line) {
+      request_line = false;
+      continue;
+    }
+    if (line.empty()) break;  // End of the head.
+    size_t colon = line.find(':');
+    if (colon == absl::string_view::npos || colon == 0) continue;
+    fields.emplace_back(std::string(line.substr(0, colon)),
+                        std::string(TrimSpacesAndTabs(line.substr(colon + 1))));
+  }
+  return fields;
+}
+
+bool HttpServer::process_and_close_socket(int socket) {
+  SocketStream stream(socket, Seconds(read_timeout_sec_, read_timeout_usec_),
+                      Seconds(write_timeout_sec_, write_timeout_usec_));
+  const absl::Duration keep_alive = absl::Seconds(keep_alive_timeout_sec_);
+  bool ok = true;
+  for (size_t remaining = keep_alive_max_count_; remaining > 0; --remaining) {
+    // Wait for the next request, in short slices so that a server stop is
+    // noticed.
+    absl::Time deadline = absl::Now() + keep_alive;
+    bool readable = false;
+    while (is_running() && !readable && absl::Now() < deadline) {
+      readable = stream.WaitReadable(
+          std::min(absl::Milliseconds(250), deadline - absl::Now()));
+    }
+    if (!readable) break;
+
+    stream.StartRecording(kMaxRecordedHeadBytes);
+    bool connection_closed = false;
+    ok = process_request(stream, /*close_connection=*/remaining == 1,
+                         connection_closed,
+                         [&stream](httplib::Request& request) {
+                           if (!stream.recording_overflowed()) {
+                             RestoreRawHeaders(stream.recorded(), request);
+                           }
+                           stream.StartRecording(0);
+                         });
+    if (!ok || connection_closed) break;
+  }
+  ::shutdown(socket, SHUT_RDWR);
+  ::close(socket);
+  return ok;
+}
+
+}  // namespace sse_gateway

@@ -1,0 +1,66 @@
+// SocketStream: an httplib::Stream over a connected TCP socket, owned by the
+// gateway rather than by httplib.
+//
+// It behaves like httplib's own socket stream (reads and writes wait for the
+// socket at most the given timeouts; writes never raise SIGPIPE), with two
+// differences that the gateway needs:
+//   - It can record the bytes handed out by read() since the last
+//     StartRecording(), so the server can see the raw request head that
+//     httplib parsed (httplib drops empty header values and percent-decodes
+//     the others).
+//   - A write first tries a non-blocking send and only waits for the socket
+//     when it is full, saving a poll() per write on the hot path.
+//
+// Not thread-safe: one connection thread uses it. Does not own the socket.
+
+#ifndef SSE_GATEWAY_GATEWAY_SOCKET_STREAM_H_
+#define SSE_GATEWAY_GATEWAY_SOCKET_STREAM_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "httplib.h"
+
+namespace sse_gateway {
+
+class SocketStream : public httplib::Stream {
+ public:
+  SocketStream(int socket, absl::Duration read_timeout,
+               absl::Duration write_timeout);
+
+  bool is_readable() const override;
+  bool is_writable() const override;
+  ssize_t read(char* ptr, size_t size) override;
+  ssize_t write(const char* ptr, size_t size) override;
+  void get_remote_ip_and_port(std::string& ip, int& port) const override;
+  void get_local_ip_and_port(std::string& ip, int& port) const override;
+  int socket() const override { return socket_; }
+
+  // Waits up to `timeout` for the peer to send something (or close); true
+  // when there is something to read. Used between keep-alive requests.
+  bool WaitReadable(absl::Duration timeout) const;
+
+  // Starts (again) recording what read() hands out, up to `max_bytes`.
+  void StartRecording(size_t max_bytes);
+  // What was recorded; `overflowed` tells whether bytes were dropped.
+  absl::string_view recorded() const { return recorded_; }
+  bool recording_overflowed() const { return overflowed_; }
+
+ private:
+  // Waits for `events` on the socket for at most `timeout`.
+  bool Poll(short events, absl::Duration timeout) const;
+
+  const int socket_;
+  const absl::Duration read_timeout_;
+  const absl::Duration write_timeout_;
+  std::string read_buffer_;
+  size_t read_offset_ = 0;
+  std::string recorded_;
+  size_t record_limit_ = 0;
+  bool overflowed_ = false;
+};
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_GATEWAY_SOCKET_STREAM_H_
