@@ -7,6 +7,7 @@
 #include "core/schema.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing_schema.h"
 
 namespace sse_gateway {
 namespace {
@@ -19,15 +20,8 @@ using ::testing::HasSubstr;
 class FieldPathTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<Schema>> schema =
-        Schema::LoadDescriptorSetFiles(
-            {"proto/testing/v1/testing.descriptor_set.pb"});
-    ASSERT_TRUE(schema.ok()) << schema.status();
-    schema_ = schema->release();
-  }
-  static void TearDownTestSuite() {
-    delete schema_;
-    schema_ = nullptr;
+    schema_ = TestingSchema();
+    ASSERT_NE(schema_, nullptr);
   }
 
   static const Descriptor* Type(const std::string& name) {
@@ -51,10 +45,10 @@ class FieldPathTest : public ::testing::Test {
     return names;
   }
 
-  static Schema* schema_;
+  static const Schema* schema_;
 };
 
-Schema* FieldPathTest::schema_ = nullptr;
+const Schema* FieldPathTest::schema_ = nullptr;
 
 TEST_F(FieldPathTest, ResolvesProtoNames) {
   EXPECT_THAT(Names("count"), ElementsAre("testing.v1.StreamRequest.count"));

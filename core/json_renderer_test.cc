@@ -14,6 +14,7 @@
 #include "core/schema.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing_schema.h"
 
 namespace sse_gateway {
 namespace {
@@ -25,15 +26,8 @@ using ::testing::HasSubstr;
 class JsonRendererTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<Schema>> schema =
-        Schema::LoadDescriptorSetFiles(
-            {"proto/testing/v1/testing.descriptor_set.pb"});
-    ASSERT_TRUE(schema.ok()) << schema.status();
-    schema_ = schema->release();
-  }
-  static void TearDownTestSuite() {
-    delete schema_;
-    schema_ = nullptr;
+    schema_ = TestingSchema();
+    ASSERT_NE(schema_, nullptr);
   }
 
   void SetUp() override {
@@ -67,11 +61,11 @@ class JsonRendererTest : public ::testing::Test {
     return text.ok() ? *text : absl::StrCat("error: ", text.status().message());
   }
 
-  static Schema* schema_;
+  static const Schema* schema_;
   std::unique_ptr<Message> request_;
 };
 
-Schema* JsonRendererTest::schema_ = nullptr;
+const Schema* JsonRendererTest::schema_ = nullptr;
 
 TEST_F(JsonRendererTest, DefaultOptions) {
   Apply({{"count", "3"},

@@ -15,6 +15,7 @@
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "tests/testing_schema.h"
 
 namespace sse_gateway {
 namespace {
@@ -29,15 +30,8 @@ using Bindings = std::vector<std::pair<std::string, std::string>>;
 class RequestBuilderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<Schema>> schema =
-        Schema::LoadDescriptorSetFiles(
-            {"proto/testing/v1/testing.descriptor_set.pb"});
-    ASSERT_TRUE(schema.ok()) << schema.status();
-    schema_ = schema->release();
-  }
-  static void TearDownTestSuite() {
-    delete schema_;
-    schema_ = nullptr;
+    schema_ = TestingSchema();
+    ASSERT_NE(schema_, nullptr);
   }
 
   void SetUp() override { request_ = New("testing.v1.StreamRequest"); }
@@ -82,11 +76,11 @@ class RequestBuilderTest : public ::testing::Test {
     return container->GetReflection()->FieldSize(*container, field);
   }
 
-  static Schema* schema_;
+  static const Schema* schema_;
   std::unique_ptr<Message> request_;
 };
 
-Schema* RequestBuilderTest::schema_ = nullptr;
+const Schema* RequestBuilderTest::schema_ = nullptr;
 
 TEST_F(RequestBuilderTest, SetsEveryIntegerKindAtItsLimits) {
   ASSERT_TRUE(Apply({{"echo.a_int32", "-2147483648"},
