@@ -140,7 +140,8 @@ StreamMethod::BuildRequest(
 absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
     const google::protobuf::Message& request,
     const std::optional<std::string>& last_event_id,
-    const std::vector<std::pair<std::string, std::string>>& metadata) const {
+    const std::vector<std::pair<std::string, std::string>>& metadata,
+    std::optional<absl::Duration> timeout) const {
   const google::protobuf::Descriptor* input_type = method_->input_type();
   if (request.GetDescriptor()->full_name() != input_type->full_name()) {
     return absl::InvalidArgumentError(
@@ -159,6 +160,10 @@ absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
   GrpcStreamCall::Options call_options;
   call_options.buffer_capacity = options_.buffer_capacity;
   call_options.timeout = options_.timeout;
+  if (timeout.has_value() &&
+      (!call_options.timeout.has_value() || *timeout < *call_options.timeout)) {
+    call_options.timeout = timeout;
+  }
   if (last_event_id.has_value()) {
     if (!CheckGrpcMetadata(kLastEventIdMetadata, *last_event_id).ok()) {
       return absl::InvalidArgumentError(

@@ -83,11 +83,14 @@ class StreamMethod {
   // call). Without id_field, sequence ids continue after a numeric
   // Last-Event-ID (41 -> 42, 43...) and otherwise start at 1. `metadata` is
   // extra client metadata, each entry checked like last-event-id
-  // (InvalidArgument naming the key, no call).
+  // (InvalidArgument naming the key, no call). `timeout`, when given, is the
+  // caller's deadline for this call; the shorter of it and the method's
+  // configured timeout applies.
   absl::StatusOr<std::unique_ptr<EventStream>> Open(
       const google::protobuf::Message& request,
       const std::optional<std::string>& last_event_id,
-      const std::vector<std::pair<std::string, std::string>>& metadata) const;
+      const std::vector<std::pair<std::string, std::string>>& metadata,
+      std::optional<absl::Duration> timeout = std::nullopt) const;
 
   // The method's descriptor, owned by the Schema.
   const google::protobuf::MethodDescriptor* method() const { return method_; }

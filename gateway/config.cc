@@ -69,6 +69,24 @@ class ConfigReader {
     return value;
   }
 
+  // A duration in milliseconds that must be at least 1.
+  absl::StatusOr<absl::Duration> PositiveMillis(const YAML::Node& node,
+                                                absl::string_view key) const {
+    absl::StatusOr<int64_t> millis = NonNegativeInt(node, key);
+    if (!millis.ok()) return millis.status();
+    if (*millis == 0) return Error(key, "must be at least 1");
+    return absl::Milliseconds(*millis);
+  }
+
+  // heartbeat_ms: milliseconds, 0 meaning no heartbeats.
+  absl::StatusOr<absl::Duration> Heartbeat(const YAML::Node& node,
+                                           absl::string_view key) const {
+    absl::StatusOr<int64_t> millis = NonNegativeInt(node, key);
+    if (!millis.ok()) return millis.status();
+    if (*millis == 0) return absl::InfiniteDuration();
+    return absl::Milliseconds(*millis);
+  }
+
  private:
   std::string file_;
 };
@@ -103,6 +121,12 @@ absl::Status CheckEventName(absl::string_view name) {
 absl::Status CheckRoutePath(absl::string_view path) {
   if (path.empty() || path[0] != '/') {
     return absl::InvalidArgumentError("must start with '/'");
+  }
+  for (absl::string_view reserved : {kHealthzPath, kReadyzPath, kMetricsPath}) {
+    if (path == reserved) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", path, "\" is served by the gateway itself"));
+    }
   }
   for (char c : path) {
     if (c == '?' || c == '#' || c == '%' ||
@@ -141,9 +165,10 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
                                        const YAML::Node& node,
                                        const std::string& key) {
   if (!node.IsMap()) return reader.Error(key, "must be a map");
-  absl::Status status = reader.CheckKeys(node, key,
-                                         {"path", "method", "event", "id_field",
-                                          "resume_field", "retry_ms", "json"});
+  absl::Status status = reader.CheckKeys(
+      node, key,
+      {"path", "method", "event", "id_field", "resume_field", "retry_ms",
+       "json", "heartbeat_ms", "max_streams", "max_duration_ms", "timeout_ms"});
   if (!status.ok()) return status;
 
   RouteConfig route;
@@ -189,6 +214,30 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
                               &route.upstream.json);
     if (!status.ok()) return status;
   }
+  if (node["heartbeat_ms"]) {
+    absl::StatusOr<absl::Duration> heartbeat =
+        reader.Heartbeat(node["heartbeat_ms"], key + ".heartbeat_ms");
+    if (!heartbeat.ok()) return heartbeat.status();
+    route.heartbeat = *heartbeat;
+  }
+  if (node["max_streams"]) {
+    absl::StatusOr<int64_t> max =
+        reader.NonNegativeInt(node["max_streams"], key + ".max_streams");
+    if (!max.ok()) return max.status();
+    route.max_streams = *max;
+  }
+  if (node["max_duration_ms"]) {
+    absl::StatusOr<absl::Duration> duration = reader.PositiveMillis(
+        node["max_duration_ms"], key + ".max_duration_ms");
+    if (!duration.ok()) return duration.status();
+    route.max_duration = *duration;
+  }
+  if (node["timeout_ms"]) {
+    absl::StatusOr<absl::Duration> timeout =
+        reader.PositiveMillis(node["timeout_ms"], key + ".timeout_ms");
+    if (!timeout.ok()) return timeout.status();
+    route.upstream.timeout = *timeout;
+  }
   return route;
 }
 
@@ -200,10 +249,11 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": the config must be a YAML (or JSON) map"));
   }
-  absl::Status status =
-      reader.CheckKeys(root, "",
-                       {"listen", "backend", "descriptor_sets", "index_page",
-                        "open_wait_ms", "routes"});
+  absl::Status status = reader.CheckKeys(
+      root, "",
+      {"listen", "backend", "descriptor_sets", "index_page", "open_wait_ms",
+       "heartbeat_ms", "write_timeout_ms", "max_streams", "drain_timeout_ms",
+       "access_log", "routes"});
   if (!status.ok()) return status;
 
   GatewayConfig config;
@@ -252,6 +302,41 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
         reader.NonNegativeInt(root["open_wait_ms"], "open_wait_ms");
     if (!wait.ok()) return wait.status();
     config.open_wait = absl::Milliseconds(*wait);
+  }
+
+  if (root["heartbeat_ms"]) {
+    absl::StatusOr<absl::Duration> heartbeat =
+        reader.Heartbeat(root["heartbeat_ms"], "heartbeat_ms");
+    if (!heartbeat.ok()) return heartbeat.status();
+    config.heartbeat = *heartbeat;
+  }
+  if (root["write_timeout_ms"]) {
+    absl::StatusOr<absl::Duration> timeout =
+        reader.PositiveMillis(root["write_timeout_ms"], "write_timeout_ms");
+    if (!timeout.ok()) return timeout.status();
+    config.write_timeout = *timeout;
+  }
+  if (root["max_streams"]) {
+    absl::StatusOr<int64_t> max =
+        reader.NonNegativeInt(root["max_streams"], "max_streams");
+    if (!max.ok()) return max.status();
+    config.max_streams = *max;
+  }
+  if (root["drain_timeout_ms"]) {
+    absl::StatusOr<absl::Duration> drain =
+        reader.PositiveMillis(root["drain_timeout_ms"], "drain_timeout_ms");
+    if (!drain.ok()) return drain.status();
+    config.drain_timeout = *drain;
+  }
+
+  if (root["access_log"]) {
+    absl::StatusOr<std::string> log =
+        reader.String(root["access_log"], "access_log");
+    if (!log.ok()) return log.status();
+    if (log->empty()) return reader.Error("access_log", "must not be empty");
+    config.access_log = (*log == "stderr" || *log == "stdout" || *log == "off")
+                            ? *log
+                            : ResolvePath(base_dir, *log);
   }
 
   const YAML::Node& routes = root["routes"];

@@ -29,6 +29,12 @@ namespace sse_gateway {
 // reserved, so no route may use it as its event name.
 inline constexpr absl::string_view kEndEventName = "end";
 
+// Paths the gateway serves itself (health, readiness, metrics); no route may
+// use them.
+inline constexpr absl::string_view kHealthzPath = "/healthz";
+inline constexpr absl::string_view kReadyzPath = "/readyz";
+inline constexpr absl::string_view kMetricsPath = "/metrics";
+
 struct ListenAddress {
   std::string host;  // "127.0.0.1", "0.0.0.0", "::1"...
   int port = 0;      // 0: pick a free port
@@ -37,6 +43,10 @@ struct ListenAddress {
 struct RouteConfig {
   std::string path;              // GET path served as text/event-stream
   StreamMethodOptions upstream;  // the backend method and how to render it
+                                 // (upstream.timeout from timeout_ms)
+  std::optional<absl::Duration> heartbeat;  // overrides the global one
+  int64_t max_streams = 0;                  // 0: no per-route limit
+  std::optional<absl::Duration> max_duration;
 };
 
 struct GatewayConfig {
@@ -48,6 +58,17 @@ struct GatewayConfig {
   // How long response headers are held back waiting for the backend's first
   // message or final status (so an early failure gets a real HTTP status).
   absl::Duration open_wait = absl::Seconds(1);
+  // Keep-alive comment after this long without a write (InfiniteDuration:
+  // never, from heartbeat_ms: 0).
+  absl::Duration heartbeat = absl::Seconds(15);
+  // A client that accepts no bytes for this long is dropped.
+  absl::Duration write_timeout = absl::Seconds(30);
+  int64_t max_streams = 0;  // 0: no global limit
+  // On SIGTERM/SIGINT, how long open streams may take to close.
+  absl::Duration drain_timeout = absl::Seconds(10);
+  // Where the access log goes: "stderr", "stdout", "off", or a file path
+  // (resolved against the config file's directory; appended to).
+  std::string access_log = "stderr";
   std::vector<RouteConfig> routes;
 };
 

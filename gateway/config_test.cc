@@ -20,6 +20,11 @@ backend: 127.0.0.1:50051
 descriptor_sets: [demo.pb, /abs/other.pb]
 index_page: index.html
 open_wait_ms: 250
+heartbeat_ms: 5000
+write_timeout_ms: 7000
+max_streams: 900
+drain_timeout_ms: 3000
+access_log: logs/access.log
 routes:
   - path: /v1/ticks
     method: demo.v1.Ticker/Watch
@@ -28,6 +33,10 @@ routes:
     resume_field: after_seq
     retry_ms: 2000
     json: {emit_defaults: true, use_proto_names: true, enums_as_ints: true}
+    heartbeat_ms: 0
+    max_streams: 20
+    max_duration_ms: 60000
+    timeout_ms: 120000
   - path: /v1/other
     method: demo.v1.Ticker/Watch
 )";
@@ -69,11 +78,24 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_TRUE(ticks.upstream.json.emit_defaults);
   EXPECT_TRUE(ticks.upstream.json.use_proto_names);
   EXPECT_TRUE(ticks.upstream.json.enums_as_ints);
+  EXPECT_EQ(ticks.heartbeat, absl::InfiniteDuration());
+  EXPECT_EQ(ticks.max_streams, 20);
+  EXPECT_EQ(ticks.max_duration, absl::Seconds(60));
+  EXPECT_EQ(ticks.upstream.timeout, absl::Seconds(120));
+  EXPECT_EQ(config->heartbeat, absl::Seconds(5));
+  EXPECT_EQ(config->write_timeout, absl::Seconds(7));
+  EXPECT_EQ(config->max_streams, 900);
+  EXPECT_EQ(config->drain_timeout, absl::Seconds(3));
+  EXPECT_EQ(config->access_log, "/etc/gw/logs/access.log");
   const RouteConfig& other = config->routes[1];
   EXPECT_EQ(other.upstream.event, std::nullopt);
   EXPECT_EQ(other.upstream.id_field, "");
   EXPECT_EQ(other.upstream.retry_ms, std::nullopt);
   EXPECT_FALSE(other.upstream.json.emit_defaults);
+  EXPECT_EQ(other.heartbeat, std::nullopt);
+  EXPECT_EQ(other.max_streams, 0);
+  EXPECT_EQ(other.max_duration, std::nullopt);
+  EXPECT_EQ(other.upstream.timeout, std::nullopt);
 }
 
 TEST(ConfigTest, JsonIsValidYaml) {
@@ -86,6 +108,11 @@ TEST(ConfigTest, JsonIsValidYaml) {
   EXPECT_EQ(config->listen.port, 0);
   EXPECT_EQ(config->index_page, std::nullopt);
   EXPECT_EQ(config->open_wait, absl::Seconds(1));
+  EXPECT_EQ(config->heartbeat, absl::Seconds(15));
+  EXPECT_EQ(config->write_timeout, absl::Seconds(30));
+  EXPECT_EQ(config->max_streams, 0);
+  EXPECT_EQ(config->drain_timeout, absl::Seconds(10));
+  EXPECT_EQ(config->access_log, "stderr");
 }
 
 TEST(ConfigTest, ErrorsNameFileAndKey) {
@@ -144,6 +171,12 @@ TEST(ConfigTest, BadPaths) {
               HasSubstr("routes[1].path: must start with '/'"));
   EXPECT_THAT(ErrorAfter("path: /v1/other", "path: /v1/other?x=1"),
               HasSubstr("routes[1].path: must be a plain path"));
+  EXPECT_THAT(
+      ErrorAfter("path: /v1/other", "path: /metrics"),
+      HasSubstr("routes[1].path: \"/metrics\" is served by the gateway"));
+  EXPECT_THAT(
+      ErrorAfter("path: /v1/other", "path: /healthz"),
+      HasSubstr("routes[1].path: \"/healthz\" is served by the gateway"));
   EXPECT_THAT(ErrorAfter("path: /v1/other", "path: /"),
               HasSubstr("routes[1].path: \"/\" is taken by index_page"));
 }
@@ -178,6 +211,19 @@ TEST(ConfigTest, BadValues) {
   EXPECT_THAT(ErrorAfter("method: demo.v1.Ticker/Watch\n    event",
                          "method: ''\n    event"),
               HasSubstr("routes[0].method: must not be empty"));
+}
+
+TEST(ConfigTest, BadStreamLifeValues) {
+  EXPECT_THAT(ErrorAfter("write_timeout_ms: 7000", "write_timeout_ms: 0"),
+              HasSubstr("gw.yaml: write_timeout_ms: must be at least 1"));
+  EXPECT_THAT(ErrorAfter("max_streams: 900", "max_streams: -3"),
+              HasSubstr("gw.yaml: max_streams: must not be negative"));
+  EXPECT_THAT(ErrorAfter("max_duration_ms: 60000", "max_duration_ms: 0"),
+              HasSubstr("routes[0].max_duration_ms: must be at least 1"));
+  EXPECT_THAT(ErrorAfter("timeout_ms: 120000", "timeout_ms: soon"),
+              HasSubstr("routes[0].timeout_ms: must be an integer"));
+  EXPECT_THAT(ErrorAfter("heartbeat_ms: 5000", "heartbeat_ms: -1"),
+              HasSubstr("gw.yaml: heartbeat_ms: must not be negative"));
 }
 
 TEST(ConfigTest, NotAMapOrNotYaml) {

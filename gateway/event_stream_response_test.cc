@@ -3,6 +3,7 @@
 
 #include "gateway/event_stream_response.h"
 
+#include <atomic>
 #include <deque>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -115,6 +117,8 @@ Step End(absl::Status status) { return Step{std::nullopt, std::move(status)}; }
 class EventStreamResponseTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    options_.open_wait = absl::Seconds(10);
+    options_.draining = &draining_;
     server_.new_task_queue = [] { return new ConnectionThreads(); };
     server_.Get("/stream", [this](const httplib::Request& request,
                                   httplib::Response& response) {
@@ -128,7 +132,7 @@ class EventStreamResponseTest : public ::testing::Test {
             return std::unique_ptr<EventStream>(
                 new ScriptedStream(steps_, endless_, shared_));
           },
-          open_wait_, response);
+          Options(), response);
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
@@ -158,7 +162,25 @@ class EventStreamResponseTest : public ::testing::Test {
   absl::Status factory_error_;
   std::vector<Step> steps_;
   bool endless_ = false;
-  absl::Duration open_wait_ = absl::Seconds(10);
+  SseStreamOptions Options() {
+    SseStreamOptions options = options_;
+    options.on_finish = [this](const StreamOutcome& outcome) {
+      absl::MutexLock lock(&mu_);
+      outcomes_.push_back(outcome);
+    };
+    return options;
+  }
+
+  // Waits until `n` responses have reported their outcome.
+  bool WaitForOutcomes(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto done = [&] { return outcomes_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30));
+  }
+
+  SseStreamOptions options_;  // open_wait etc.; on_finish set by Options().
+  std::vector<StreamOutcome> outcomes_;
+  std::atomic<bool> draining_{false};
   std::shared_ptr<ScriptedStream::Shared> shared_ =
       std::make_shared<ScriptedStream::Shared>();
 };
@@ -264,7 +286,7 @@ TEST_F(EventStreamResponseTest,
 TEST_F(EventStreamResponseTest, HeadersAreSentAfterOpenWait) {
   // Nothing is released: the first message only comes once the test has
   // seen the response headers, which must therefore not wait for it.
-  open_wait_ = absl::Milliseconds(100);
+  options_.open_wait = absl::Milliseconds(100);
   shared_->released = 0;
   steps_ = {Message("1", "late"), End(absl::OkStatus())};
   httplib::Client client("127.0.0.1", port_);

@@ -2,6 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -14,6 +17,7 @@
 #include "gateway/http_status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace sse_gateway {
 namespace {
@@ -41,11 +45,31 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   if (!schema.ok()) {
     return ConfigError(config, "descriptor_sets", schema.status());
   }
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(config.backend, grpc::InsecureChannelCredentials());
+  // Bound what one call may buffer ahead of a slow consumer: no BDP-driven
+  // window growth, a 64 KiB HTTP/2 stream window.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  channel_args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      config.backend, grpc::InsecureChannelCredentials(), channel_args);
   std::unique_ptr<Gateway> gateway(
       new Gateway(config, *std::move(schema), std::move(channel)));
 
+  if (config.access_log == "stderr") {
+    gateway->access_log_ = std::make_unique<AccessLog>(stderr);
+  } else if (config.access_log == "stdout") {
+    gateway->access_log_ = std::make_unique<AccessLog>(stdout);
+  } else if (config.access_log != "off") {
+    gateway->access_log_file_ = std::fopen(config.access_log.c_str(), "a");
+    if (gateway->access_log_file_ == nullptr) {
+      return ConfigError(config, "access_log",
+                         absl::InvalidArgumentError(absl::StrCat(
+                             "cannot open ", config.access_log,
+                             " for appending: ", std::strerror(errno))));
+    }
+    gateway->access_log_ =
+        std::make_unique<AccessLog>(gateway->access_log_file_);
+  }
   if (config.index_page.has_value()) {
     absl::StatusOr<std::string> page = ReadFile(*config.index_page);
     if (!page.ok()) return ConfigError(config, "index_page", page.status());
@@ -61,9 +85,23 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
                           absl::StrCat(config.file, ": routes[", i, "].",
                                        method.status().message()));
     }
+    StreamRouteOptions options;
+    options.sse.open_wait = config.open_wait;
+    options.sse.heartbeat = route.heartbeat.value_or(config.heartbeat);
+    options.sse.max_duration = route.max_duration;
+    options.sse.reconnect_retry_ms = route.upstream.retry_ms.value_or(1000);
+    options.sse.draining = &gateway->draining_;
+    options.sse.metrics = gateway->metrics_.ForRoute(route.path);
+    options.max_streams = route.max_streams;
+    options.global_limiter = &gateway->global_limiter_;
+    Gateway* self = gateway.get();
+    options.on_finish = [self](const StreamRequestInfo& info,
+                               const StreamOutcome& outcome) {
+      self->LogStream(info, outcome);
+    };
     gateway->routes_.emplace(
         route.path, std::make_unique<StreamRoute>(
-                        route.path, *std::move(method), config.open_wait));
+                        route.path, *std::move(method), std::move(options)));
   }
   return gateway;
 }
@@ -72,7 +110,15 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
                  std::shared_ptr<grpc::Channel> channel)
     : config_(std::move(config)),
       schema_(std::move(schema)),
-      channel_(std::move(channel)) {
+      channel_(std::move(channel)),
+      global_limiter_(config_.max_streams),
+      metrics_([this] {
+        std::vector<std::string> paths;
+        for (const RouteConfig& route : config_.routes) {
+          paths.push_back(route.path);
+        }
+        return paths;
+      }()) {
   server_.new_task_queue = [] { return new ConnectionThreads(); };
   server_.set_socket_options([this](int socket) {
     int yes = 1;
@@ -80,6 +126,8 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
     listen_socket_ = socket;
   });
   server_.set_tcp_nodelay(true);
+  server_.set_write_timeout(std::chrono::microseconds(
+      absl::ToInt64Microseconds(config_.write_timeout)));
   server_.set_pre_routing_handler(
       [this](const httplib::Request& request, httplib::Response& response) {
         Dispatch(request, response);
@@ -87,7 +135,51 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
       });
 }
 
-Gateway::~Gateway() { Stop(); }
+Gateway::~Gateway() {
+  Stop();
+  if (access_log_file_ != nullptr) std::fclose(access_log_file_);
+}
+
+void Gateway::LogStream(const StreamRequestInfo& info,
+                        const StreamOutcome& outcome) {
+  if (access_log_ == nullptr) return;
+  StreamRecord record;
+  record.route = info.route;
+  record.remote = info.remote;
+  record.http_status = outcome.http_status;
+  record.grpc_code = outcome.code;
+  record.events = outcome.events;
+  record.bytes = outcome.bytes;
+  record.duration = outcome.duration;
+  record.reason = outcome.reason;
+  record.last_event_id = info.last_event_id.value_or("");
+  access_log_->Write(record);
+}
+
+void Gateway::ServeReadiness(httplib::Response& response) {
+  // Idle or connecting: give the channel up to a second to get connected.
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(1);
+  while (state == GRPC_CHANNEL_IDLE || state == GRPC_CHANNEL_CONNECTING) {
+    if (!channel_->WaitForStateChange(state, deadline)) break;
+    state = channel_->GetState(/*try_to_connect=*/true);
+  }
+  const bool draining = draining_.load();
+  const bool ready = !draining && state == GRPC_CHANNEL_READY;
+  static constexpr const char* kStateNames[] = {
+      "idle", "connecting", "ready", "transient_failure", "shutdown"};
+  const char* state_name =
+      state >= 0 && state <= GRPC_CHANNEL_SHUTDOWN ? kStateNames[state] : "?";
+  response.status = ready ? 200 : 503;
+  response.set_header("Cache-Control", "no-store");
+  response.set_content(
+      absl::StrCat("{\"ready\":", ready ? "true" : "false",
+                   ",\"draining\":", draining ? "true" : "false",
+                   ",\"backend\":", JsonQuote(config_.backend),
+                   ",\"backend_state\":\"", state_name, "\"}"),
+      "application/json");
+}
 
 absl::Status Gateway::Start() {
   const ListenAddress& listen = config_.listen;
@@ -117,6 +209,16 @@ absl::Status Gateway::Start() {
   return absl::OkStatus();
 }
 
+bool Gateway::Drain(absl::Duration timeout) {
+  draining_ = true;
+  absl::Time deadline = absl::Now() + timeout;
+  while (global_limiter_.active() > 0) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
 void Gateway::Stop() {
   absl::MutexLock lock(&stop_mu_);
   if (stopped_) return;
@@ -127,6 +229,23 @@ void Gateway::Stop() {
 
 void Gateway::Dispatch(const httplib::Request& request,
                        httplib::Response& response) {
+  if (request.method == "GET" || request.method == "HEAD") {
+    if (request.path == kHealthzPath) {
+      response.set_header("Cache-Control", "no-store");
+      response.set_content("{\"alive\":true}", "application/json");
+      return;
+    }
+    if (request.path == kReadyzPath) {
+      ServeReadiness(response);
+      return;
+    }
+    if (request.path == kMetricsPath) {
+      response.set_header("Cache-Control", "no-store");
+      response.set_content(metrics_.RenderPrometheus(),
+                           "text/plain; version=0.0.4; charset=utf-8");
+      return;
+    }
+  }
   auto route = routes_.find(request.path);
   bool is_index = request.path == "/" && index_page_.has_value();
   if (route == routes_.end() && !is_index) {

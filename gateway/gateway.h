@@ -9,17 +9,25 @@
 // particular service: everything comes from the config and the schema.
 //
 // Requests: GET on a route path streams (StreamRoute); GET / serves the index
-// page when configured; another method on a known path is 405 with
+// page when configured; GET /healthz (process alive), /readyz (config loaded,
+// backend connectable, not draining) and /metrics (Prometheus text) are the
+// operations endpoints; another method on a known path is 405 with
 // `Allow: GET`; any other path is 404. Error bodies are JSON
-// {"code": <gRPC code>, "message": "..."}.
+// {"code": <gRPC code>, "message": "..."}. Every finished stream request
+// writes one access-log line (config key access_log).
 //
-// Thread-safe. Stop() (also run by the destructor) stops accepting, lets open
-// streams notice within kIdlePoll, and waits for every
-// connection thread; upstream calls are cancelled as their streams close.
+// Stream life (heartbeats, disconnects, slow clients, limits, max duration,
+// deadlines) is configured per route; see StreamRoute and ServeEventStream.
+//
+// Thread-safe. Drain() then Stop() is the graceful shutdown; Stop() alone
+// (also run by the destructor) stops accepting, lets open streams notice
+// within kDisconnectPoll, and waits for every connection thread; upstream
+// calls are cancelled as their streams close.
 
 #ifndef SSE_GATEWAY_GATEWAY_GATEWAY_H_
 #define SSE_GATEWAY_GATEWAY_GATEWAY_H_
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,8 +38,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/schema.h"
+#include "gateway/access_log.h"
 #include "gateway/config.h"
 #include "gateway/http_server.h"
+#include "gateway/metrics.h"
+#include "gateway/stream_limiter.h"
 #include "gateway/stream_route.h"
 #include "grpcpp/channel.h"
 #include "httplib.h"
@@ -54,6 +65,15 @@ class Gateway {
   // The bound port; valid after a successful Start().
   int port() const { return port_; }
 
+  // Graceful shutdown, first half: refuses new streams (503) and ends every
+  // open stream with a retry hint (cancelling its upstream call), then waits
+  // up to `timeout` for them to close. Returns whether they all did. Call
+  // Stop() afterwards.
+  bool Drain(absl::Duration timeout);
+
+  // Streams open right now, over all routes.
+  int64_t active_streams() const { return global_limiter_.active(); }
+
   // Stops serving and waits for every connection to close. Idempotent.
   void Stop();
 
@@ -64,10 +84,22 @@ class Gateway {
   // httplib's pre-routing handler: every request is dispatched here.
   void Dispatch(const httplib::Request& request, httplib::Response& response);
 
+  // GET /readyz: 200 when not draining and the backend channel is connected
+  // or connects within a second; 503 otherwise.
+  void ServeReadiness(httplib::Response& response);
+
+  // Counts a finished stream request in the access log.
+  void LogStream(const StreamRequestInfo& info, const StreamOutcome& outcome);
+
   const GatewayConfig config_;
   const std::unique_ptr<Schema> schema_;
   const std::shared_ptr<grpc::Channel> channel_;
   std::optional<std::string> index_page_;
+  std::atomic<bool> draining_{false};
+  StreamLimiter global_limiter_;
+  Metrics metrics_;
+  FILE* access_log_file_ = nullptr;  // Owned when it is a file of ours.
+  std::unique_ptr<AccessLog> access_log_;
   absl::flat_hash_map<std::string, std::unique_ptr<StreamRoute>> routes_;
 
   HttpServer server_;

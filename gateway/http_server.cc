@@ -77,6 +77,7 @@ std::vector<std::pair<std::string, std::string>> ParseRawHeaderFields(
 bool HttpServer::process_and_close_socket(int socket) {
   SocketStream stream(socket, Seconds(read_timeout_sec_, read_timeout_usec_),
                       Seconds(write_timeout_sec_, write_timeout_usec_));
+  SocketStream::Scope scope(&stream);
   const absl::Duration keep_alive = absl::Seconds(keep_alive_timeout_sec_);
   bool ok = true;
   for (size_t remaining = keep_alive_max_count_; remaining > 0; --remaining) {

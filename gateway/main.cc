@@ -3,10 +3,13 @@
 //   sse_gateway --config=gateway.yaml [--listen=127.0.0.1:8080]
 //
 // Exits non-zero with a message naming the file and key when the config is
-// bad; exits 0 after SIGINT or SIGTERM.
+// bad. On SIGINT or SIGTERM it drains (every open stream gets a retry hint
+// and is closed, upstream calls are cancelled) and exits 0 within the
+// config's drain_timeout_ms.
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -81,9 +84,22 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::printf("sse_gateway: received %s, stopping\n",
-              signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::printf("sse_gateway: received %s, draining %lld streams\n",
+              signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+              static_cast<long long>((*gateway)->active_streams()));
   std::fflush(stdout);
+  // Every open stream gets a retry hint and is closed; its upstream call is
+  // cancelled. Within drain_timeout_ms the process exits 0 either way.
+  if (!(*gateway)->Drain(config->drain_timeout)) {
+    std::printf(
+        "sse_gateway: %lld streams still open after drain_timeout_ms; "
+        "exiting\n",
+        static_cast<long long>((*gateway)->active_streams()));
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
   (*gateway)->Stop();
+  std::printf("sse_gateway: stopped\n");
+  std::fflush(stdout);
   return 0;
 }

@@ -16,6 +16,8 @@ namespace {
 
 constexpr size_t kReadBufferBytes = 4096;
 
+thread_local SocketStream* current_stream = nullptr;
+
 int ToPollMillis(absl::Duration timeout) {
   if (timeout <= absl::ZeroDuration()) return 0;
   int64_t millis =
@@ -97,14 +99,37 @@ ssize_t SocketStream::read(char* ptr, size_t size) {
 }
 
 ssize_t SocketStream::write(const char* ptr, size_t size) {
+  last_write_timed_out_ = false;
   for (;;) {
     ssize_t sent = ::send(socket_, ptr, size, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent >= 0) return sent;
     if (errno == EINTR) continue;
-    if ((errno == EAGAIN || errno == EWOULDBLOCK) && is_writable()) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      // Full: wait for room, but not for a peer that has gone.
+      if (PeerClosed()) return -1;
+      if (is_writable()) continue;
+      last_write_timed_out_ = !PeerClosed();
+    }
     return -1;
   }
 }
+
+bool SocketStream::PeerClosed() const {
+  pollfd fd{socket_, POLLRDHUP, 0};
+  int ready;
+  do {
+    ready = ::poll(&fd, 1, 0);
+  } while (ready < 0 && errno == EINTR);
+  return ready > 0 && (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+SocketStream* SocketStream::ForCurrentThread() { return current_stream; }
+
+SocketStream::Scope::Scope(SocketStream* stream) : previous_(current_stream) {
+  current_stream = stream;
+}
+
+SocketStream::Scope::~Scope() { current_stream = previous_; }
 
 void SocketStream::get_remote_ip_and_port(std::string& ip, int& port) const {
   sockaddr_storage address;

@@ -41,6 +41,29 @@ class SocketStream : public httplib::Stream {
   // when there is something to read. Used between keep-alive requests.
   bool WaitReadable(absl::Duration timeout) const;
 
+  // True when the peer has closed (or reset) the connection. Does not wait.
+  bool PeerClosed() const;
+
+  // True when the last failed write failed because the socket accepted no
+  // bytes for the whole write timeout (a slow client, not a gone one).
+  bool last_write_timed_out() const { return last_write_timed_out_; }
+
+  // The stream of the connection served by the calling thread, or nullptr.
+  // Set by HttpServer for the duration of a connection (see Scope).
+  static SocketStream* ForCurrentThread();
+
+  // Makes `stream` the calling thread's current stream while alive.
+  class Scope {
+   public:
+    explicit Scope(SocketStream* stream);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    SocketStream* const previous_;
+  };
+
   // Starts (again) recording what read() hands out, up to `max_bytes`.
   void StartRecording(size_t max_bytes);
   // What was recorded; `overflowed` tells whether bytes were dropped.
@@ -59,6 +82,7 @@ class SocketStream : public httplib::Stream {
   std::string recorded_;
   size_t record_limit_ = 0;
   bool overflowed_ = false;
+  bool last_write_timed_out_ = false;
 };
 
 }  // namespace sse_gateway

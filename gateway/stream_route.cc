@@ -5,20 +5,45 @@
 #include <string>
 #include <utility>
 
-#include "gateway/event_stream_response.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gateway/grpc_timeout.h"
 #include "gateway/query_string.h"
 
 namespace sse_gateway {
 
 StreamRoute::StreamRoute(std::string path, std::unique_ptr<StreamMethod> method,
-                         absl::Duration open_wait)
+                         StreamRouteOptions options)
     : path_(std::move(path)),
       method_(std::move(method)),
-      open_wait_(open_wait) {}
+      options_(std::move(options)),
+      limiter_(options_.max_streams) {}
+
+void StreamRoute::Reject(const StreamRequestInfo& info,
+                         httplib::Response& response) const {
+  WriteErrorResponse(
+      absl::UnavailableError(absl::StrCat(
+          "no stream slot free on ", path_,
+          " (limit reached or the gateway is draining); retry later")),
+      response);
+  response.status = 503;
+  int64_t retry_seconds = (options_.sse.reconnect_retry_ms + 999) / 1000;
+  response.set_header("Retry-After",
+                      std::to_string(retry_seconds < 1 ? 1 : retry_seconds));
+  StreamOutcome outcome;
+  outcome.http_status = 503;
+  outcome.code = absl::StatusCode::kUnavailable;
+  outcome.reason = CloseReason::kRejected;
+  if (RouteMetrics* metrics = options_.sse.metrics) {
+    metrics->LimitRejected();
+    metrics->StreamFinished(outcome.code, outcome.reason);
+  }
+  if (options_.on_finish) options_.on_finish(info, outcome);
+}
 
 void StreamRoute::Handle(const httplib::Request& request,
                          httplib::Response& response) const {
-  // Bad input is a 400 before any upstream call is made.
+  // 1. Bad input is a 400 before any upstream call is made.
   absl::StatusOr<QueryParams> params =
       ParseQueryString(QueryOfTarget(request.target));
   if (!params.ok()) {
@@ -31,13 +56,59 @@ void StreamRoute::Handle(const httplib::Request& request,
     WriteErrorResponse(upstream_request.status(), response);
     return;
   }
+  std::optional<absl::Duration> timeout;
+  if (request.has_header("Grpc-Timeout")) {
+    absl::StatusOr<absl::Duration> parsed =
+        ParseGrpcTimeout(request.get_header_value("Grpc-Timeout"));
+    if (!parsed.ok()) {
+      WriteErrorResponse(parsed.status(), response);
+      return;
+    }
+    timeout = *parsed;
+  }
+
+  StreamRequestInfo info;
+  info.route = path_;
+  info.remote = absl::StrCat(request.remote_addr, ":", request.remote_port);
+  if (request.has_header("Last-Event-ID")) {
+    info.last_event_id = request.get_header_value("Last-Event-ID");
+  }
+
+  // 2. Take a slot, or refuse at once (also while draining).
+  StreamLimiter* global = options_.global_limiter;
+  if (options_.sse.draining != nullptr && options_.sse.draining->load()) {
+    Reject(info, response);
+    return;
+  }
+  if (!limiter_.TryAcquire()) {
+    Reject(info, response);
+    return;
+  }
+  if (global != nullptr && !global->TryAcquire()) {
+    limiter_.Release();
+    Reject(info, response);
+    return;
+  }
+
+  // 3. Stream; the slot is returned when the response is over.
+  RouteMetrics* metrics = options_.sse.metrics;
+  if (metrics != nullptr) metrics->StreamStarted();
+  SseStreamOptions sse = options_.sse;
+  sse.on_finish = [this, global, metrics,
+                   info = std::move(info)](const StreamOutcome& outcome) {
+    limiter_.Release();
+    if (global != nullptr) global->Release();
+    if (metrics != nullptr)
+      metrics->StreamFinished(outcome.code, outcome.reason);
+    if (options_.on_finish) options_.on_finish(info, outcome);
+  };
   const google::protobuf::Message& built = **upstream_request;
   ServeEventStream(
       request,
       [&](const std::optional<std::string>& last_event_id) {
-        return method_->Open(built, last_event_id, {});
+        return method_->Open(built, last_event_id, {}, timeout);
       },
-      open_wait_, response);
+      sse, response);
 }
 
 }  // namespace sse_gateway

@@ -1,40 +1,75 @@
 // StreamRoute: serves one configured route, turning a GET request into a
 // server-streaming gRPC call and its responses into an SSE response.
 //
-// Per request: query parameters become request fields (a bad parameter is a
-// 400 and no upstream call is made); then ServeEventStream opens the stream
-// with the client's Last-Event-ID (which StreamMethod forwards as metadata and
-// resume field) and writes it as Server-Sent Events.
+// Per request, in order:
+//   1. Query parameters become request fields and a `Grpc-Timeout` header
+//      becomes the call's deadline; bad input is a 400 and no upstream call
+//      is made.
+//   2. A stream slot is taken from the route's and the gateway's limiters;
+//      when either is full the answer is an immediate 503 with Retry-After.
+//   3. ServeEventStream opens the stream with the client's Last-Event-ID
+//      (which StreamMethod forwards as metadata and resume field) and writes
+//      it as Server-Sent Events; the slot is returned when it is over.
 //
 // Thread-safe: Handle() runs concurrently on connection threads.
 
 #ifndef SSE_GATEWAY_GATEWAY_STREAM_ROUTE_H_
 #define SSE_GATEWAY_GATEWAY_STREAM_ROUTE_H_
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "absl/time/time.h"
 #include "core/stream_method.h"
+#include "gateway/event_stream_response.h"
+#include "gateway/stream_limiter.h"
+#include "gateway/stream_outcome.h"
 #include "httplib.h"
 
 namespace sse_gateway {
 
+// What the gateway learns of one finished (or refused) stream request.
+struct StreamRequestInfo {
+  std::string route;
+  std::string remote;  // client "ip:port"
+  std::optional<std::string> last_event_id;
+};
+using StreamFinishedCallback =
+    std::function<void(const StreamRequestInfo&, const StreamOutcome&)>;
+
+struct StreamRouteOptions {
+  // open_wait, heartbeat, max_duration, reconnect_retry_ms, draining and the
+  // route's metrics (which the route also counts starts, ends and refusals
+  // in). Its on_finish is set per request by the route.
+  SseStreamOptions sse;
+  int64_t max_streams = 0;  // 0: no per-route limit
+  // The gateway-wide limiter; not owned, may be null.
+  StreamLimiter* global_limiter = nullptr;
+  // Called once per request that reached step 2, when it is over.
+  StreamFinishedCallback on_finish;
+};
+
 class StreamRoute {
  public:
   StreamRoute(std::string path, std::unique_ptr<StreamMethod> method,
-              absl::Duration open_wait);
+              StreamRouteOptions options);
 
   const std::string& path() const { return path_; }
+  int64_t active_streams() const { return limiter_.active(); }
 
   // Serves one GET request on this route.
   void Handle(const httplib::Request& request,
               httplib::Response& response) const;
 
  private:
+  // Answers 503 with Retry-After, and reports the refusal.
+  void Reject(const StreamRequestInfo& info, httplib::Response& response) const;
+
   const std::string path_;
   const std::unique_ptr<StreamMethod> method_;
-  const absl::Duration open_wait_;
+  const StreamRouteOptions options_;
+  mutable StreamLimiter limiter_;
 };
 
 }  // namespace sse_gateway

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "tests/sse_test_client.h"
 #include "tests/test_backend.h"
+#include "tests/test_gateway.h"
 
 namespace sse_gateway {
 namespace {
@@ -28,52 +29,32 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kDescriptorSet[] = "proto/testing/v1/testing.descriptor_set.pb";
-constexpr char kMethod[] = "testing.v1.TestService/Stream";
-
 class GatewayIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     backend_ = TestBackend::Start();
-    GatewayConfig config;
-    config.file = "test.yaml";
-    config.listen = {"127.0.0.1", 0};
-    config.backend = backend_->address();
-    config.descriptor_sets = {kDescriptorSet};
-    config.open_wait = absl::Seconds(5);
-    config.routes.push_back(Route("/v1/stream", [](StreamMethodOptions& o) {
-      o.resume_field = "after_seq";
-      o.retry_ms = 1500;
+    GatewayConfig config = TestGatewayConfig(backend_->address());
+    config.routes.push_back(TestRoute("/v1/stream", [](RouteConfig& r) {
+      r.upstream.resume_field = "after_seq";
+      r.upstream.retry_ms = 1500;
     }));
-    config.routes.push_back(Route("/v1/keyed", [](StreamMethodOptions& o) {
-      o.id_field = "key";
-      o.event = "update";
+    config.routes.push_back(TestRoute("/v1/keyed", [](RouteConfig& r) {
+      r.upstream.id_field = "key";
+      r.upstream.event = "update";
     }));
-    config.routes.push_back(Route("/v1/plain", [](StreamMethodOptions&) {}));
-    config.routes.push_back(Route("/v1/proto", [](StreamMethodOptions& o) {
-      o.json.use_proto_names = true;
-      o.json.emit_defaults = true;
-      o.json.enums_as_ints = true;
+    config.routes.push_back(TestRoute("/v1/plain"));
+    config.routes.push_back(TestRoute("/v1/proto", [](RouteConfig& r) {
+      r.upstream.json.use_proto_names = true;
+      r.upstream.json.emit_defaults = true;
+      r.upstream.json.enums_as_ints = true;
     }));
-    absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Create(config);
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = *std::move(gateway);
-    ASSERT_TRUE(gateway_->Start().ok());
+    gateway_ = StartTestGateway(config);
+    ASSERT_NE(gateway_, nullptr);
   }
 
   void TearDown() override {
     if (gateway_) gateway_->Stop();
     if (backend_) backend_->Shutdown();
-  }
-
-  static RouteConfig Route(
-      const std::string& path,
-      const std::function<void(StreamMethodOptions&)>& edit) {
-    RouteConfig route;
-    route.path = path;
-    route.upstream.method = kMethod;
-    edit(route.upstream);
-    return route;
   }
 
   SseResponse Get(const std::string& path,
@@ -287,16 +268,11 @@ TEST_F(GatewayIntegrationTest, ErrorBeforeFirstMessageMapsToHttpStatus) {
 }
 
 TEST_F(GatewayIntegrationTest, UnreachableBackendIs503) {
-  GatewayConfig config;
-  config.file = "test.yaml";
-  config.listen = {"127.0.0.1", 0};
-  config.backend = "127.0.0.1:1";  // Nothing listens there.
-  config.descriptor_sets = {kDescriptorSet};
-  config.routes.push_back(Route("/v1/plain", [](StreamMethodOptions&) {}));
-  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Create(config);
-  ASSERT_TRUE(gateway.ok()) << gateway.status();
-  ASSERT_TRUE((*gateway)->Start().ok());
-  SseTestClient client("127.0.0.1", (*gateway)->port());
+  GatewayConfig config = TestGatewayConfig("127.0.0.1:1");  // No one there.
+  config.routes.push_back(TestRoute("/v1/plain"));
+  std::unique_ptr<Gateway> gateway = StartTestGateway(config);
+  ASSERT_NE(gateway, nullptr);
+  SseTestClient client("127.0.0.1", gateway->port());
   SseResponse response = client.Get("/v1/plain?count=1");
   EXPECT_EQ(response.status, 503);
   EXPECT_THAT(response.body, HasSubstr("{\"code\":14,"));
