@@ -82,10 +82,12 @@ bool HttpServer::process_and_close_socket(int socket) {
   bool ok = true;
   for (size_t remaining = keep_alive_max_count_; remaining > 0; --remaining) {
     // Wait for the next request, in short slices so that a server stop is
-    // noticed.
+    // noticed. (is_running() stays true until every connection has ended;
+    // stop() closes the listening socket at once.)
     absl::Time deadline = absl::Now() + keep_alive;
     bool readable = false;
-    while (is_running() && !readable && absl::Now() < deadline) {
+    while (svr_sock_ != INVALID_SOCKET && !readable &&
+           absl::Now() < deadline) {
       readable = stream.WaitReadable(
           std::min(absl::Milliseconds(250), deadline - absl::Now()));
     }

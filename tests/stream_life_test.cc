@@ -1,10 +1,6 @@
 // Stream life through the real gateway and a real gRPC backend: heartbeats,
 // disconnects, slow clients, limits, max duration, deadlines and draining.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -19,6 +15,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/raw_http_client.h"
 #include "tests/sse_test_client.h"
 #include "tests/test_backend.h"
 #include "tests/test_gateway.h"
@@ -27,68 +24,6 @@ namespace sse_gateway {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A raw HTTP/1.1 client socket: the test controls exactly when it reads.
-class RawClient {
- public:
-  RawClient(int port, int receive_buffer_bytes = 0) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (receive_buffer_bytes > 0) {
-      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes,
-                 sizeof(receive_buffer_bytes));
-    }
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-    EXPECT_EQ(
-        ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
-        0);
-    timeval timeout{30, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  }
-  ~RawClient() { Close(); }
-
-  void Send(const std::string& text) {
-    EXPECT_EQ(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(text.size()));
-  }
-
-  // Reads until `needle` has been received `times` times (or EOF, or 30 s
-  // in all); returns everything received so far.
-  std::string ReadUntil(absl::string_view needle, int times = 1) {
-    char buffer[4096];
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (Count(received_, needle) < times && absl::Now() < deadline) {
-      ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) break;
-      received_.append(buffer, static_cast<size_t>(n));
-    }
-    return received_;
-  }
-
-  static int Count(absl::string_view haystack, absl::string_view needle) {
-    int n = 0;
-    for (size_t at = haystack.find(needle); at != absl::string_view::npos;
-         at = haystack.find(needle, at + needle.size())) {
-      ++n;
-    }
-    return n;
-  }
-
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-  std::string received_;
-};
-
-std::string GetRequest(const std::string& target) {
-  return absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: t\r\n\r\n");
-}
 
 class StreamLifeTest : public ::testing::Test {
  protected:
@@ -130,12 +65,12 @@ TEST_F(StreamLifeTest, IdleStreamGetsHeartbeats) {
   });
   // One message, then silence: heartbeat comments (each its own chunk)
   // keep the stream alive.
-  RawClient raw(gateway_->port());
+  RawHttpClient raw(gateway_->port());
   raw.Send(GetRequest("/idle?count=1&hold_open=true"));
   std::string received = raw.ReadUntil("\r\n:\n\n\r\n", 3);
   EXPECT_THAT(received, HasSubstr("200 OK"));
   EXPECT_THAT(received, HasSubstr("id: 1\n"));
-  EXPECT_EQ(RawClient::Count(received, "\r\n:\n\n\r\n"), 3);
+  EXPECT_EQ(RawHttpClient::Count(received, "\r\n:\n\n\r\n"), 3);
 }
 
 TEST_F(StreamLifeTest, IdleClientDisconnectCancelsUpstreamWithinASecond) {
@@ -143,7 +78,7 @@ TEST_F(StreamLifeTest, IdleClientDisconnectCancelsUpstreamWithinASecond) {
     c.heartbeat = absl::InfiniteDuration();  // Nothing is ever written.
     c.routes.push_back(TestRoute("/idle"));
   });
-  RawClient raw(gateway_->port());
+  RawHttpClient raw(gateway_->port());
   raw.Send(GetRequest("/idle?count=1&hold_open=true"));
   raw.ReadUntil("id: 1\n");
   ASSERT_TRUE(backend_->WaitForCalls(1, absl::Seconds(30)));
@@ -162,7 +97,7 @@ TEST_F(StreamLifeTest, ClientThatStopsReadingIsDroppedAndUpstreamBounded) {
     c.routes.push_back(TestRoute("/firehose"));
   });
   const std::string payload(1000, 'p');
-  RawClient raw(gateway_->port(), /*receive_buffer_bytes=*/4096);
+  RawHttpClient raw(gateway_->port(), /*receive_buffer_bytes=*/4096);
   raw.Send(
       GetRequest(absl::StrCat("/firehose?count=100000&key_prefix=", payload)));
   raw.ReadUntil("id: 1\n");  // Then never read again.
@@ -186,9 +121,9 @@ TEST_F(StreamLifeTest, LimitsAnswer503AtOnce) {
     }));
     c.routes.push_back(TestRoute("/b"));
   });
-  std::vector<std::unique_ptr<RawClient>> open;
+  std::vector<std::unique_ptr<RawHttpClient>> open;
   auto open_stream = [&](const std::string& path) {
-    open.push_back(std::make_unique<RawClient>(gateway_->port()));
+    open.push_back(std::make_unique<RawHttpClient>(gateway_->port()));
     open.back()->Send(GetRequest(path + "?count=1&hold_open=true"));
     return open.back()->ReadUntil("id: 1\n");
   };
@@ -264,7 +199,7 @@ TEST_F(StreamLifeTest, DrainEndsStreamsWithRetryAndRefusesNewOnes) {
     c.routes.push_back(
         TestRoute("/s", [](RouteConfig& r) { r.upstream.retry_ms = 700; }));
   });
-  RawClient raw(gateway_->port());
+  RawHttpClient raw(gateway_->port());
   raw.Send(GetRequest("/s?count=1&hold_open=true"));
   raw.ReadUntil("id: 1\n");
   std::atomic<bool> drained{false};
