@@ -23,6 +23,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -51,6 +53,15 @@ class EventStream {
   // Ends the stream early; a pending or later Next() returns kEnd and
   // FinalStatus() is CANCELLED (unless the stream had already ended).
   virtual void Cancel() = 0;
+
+  // The (key, value) pairs the producer received as response metadata (for
+  // gRPC: the server's initial metadata), in order; empty until they arrived
+  // and for streams that have none. A stream that has produced its first
+  // message has received them. Thread-safe; returns a copy.
+  virtual std::vector<std::pair<std::string, std::string>> ResponseMetadata()
+      const {
+    return {};
+  }
 };
 
 // Opens an EventStream. `last_event_id` is the client's Last-Event-ID: absent

@@ -83,4 +83,9 @@ absl::Status GrpcEventStream::FinalStatus() const { return final_status_; }
 
 void GrpcEventStream::Cancel() { call_->Cancel(); }
 
+std::vector<std::pair<std::string, std::string>>
+GrpcEventStream::ResponseMetadata() const {
+  return call_->ServerInitialMetadata();
+}
+
 }  // namespace sse_gateway

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -61,6 +62,9 @@ class GrpcEventStream : public EventStream {
   NextResult Next(absl::Duration timeout, SseMessage* message) override;
   absl::Status FinalStatus() const override;
   void Cancel() override;
+  // The call's server initial metadata (GrpcStreamCall::ServerInitialMetadata).
+  std::vector<std::pair<std::string, std::string>> ResponseMetadata()
+      const override;
 
  private:
   // Turns serialized response bytes into `*message`, or says why not.

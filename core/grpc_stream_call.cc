@@ -124,7 +124,7 @@ class GrpcStreamCall::Reactor final
         ended_ = true;
         return NextResult::kEnd;
       }
-      if (buffer_.empty()) return NextResult::kTimeout;
+      if (buffer_.empty() || !MessagesReleased()) return NextResult::kTimeout;
       *response = std::move(buffer_.front());
       buffer_.pop_front();
       if (!read_outstanding_ && !reads_finished_ && !hold_released_ &&
@@ -165,6 +165,27 @@ class GrpcStreamCall::Reactor final
 
   void WaitUntilDone() { finished_->WaitForNotification(); }
 
+  std::vector<std::pair<std::string, std::string>> ServerInitialMetadata()
+      const {
+    absl::MutexLock lock(&mu_);
+    return initial_metadata_;
+  }
+
+  // Runs once per call, on a gRPC thread, possibly after the first OnReadDone
+  // (the callbacks are not ordered); Next() holds messages back until then.
+  void OnReadInitialMetadataDone(bool ok) override {
+    std::vector<std::pair<std::string, std::string>> metadata;
+    if (ok) {
+      for (const auto& [key, value] : context_.GetServerInitialMetadata()) {
+        metadata.emplace_back(std::string(key.data(), key.size()),
+                              std::string(value.data(), value.size()));
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    initial_metadata_ = std::move(metadata);
+    initial_metadata_done_ = true;
+  }
+
   void OnReadDone(bool ok) override {
     bool start_read = false;
     bool release_hold = false;
@@ -203,8 +224,14 @@ class GrpcStreamCall::Reactor final
   }
 
  private:
+  // Buffered messages are handed out only once the initial metadata is in,
+  // so that a consumer holding a message can rely on it.
+  bool MessagesReleased() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return initial_metadata_done_ || done_;
+  }
+
   bool ReadyForNext() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return cancelled_ || done_ || !buffer_.empty();
+    return cancelled_ || done_ || (!buffer_.empty() && MessagesReleased());
   }
 
   const size_t buffer_capacity_;
@@ -221,6 +248,9 @@ class GrpcStreamCall::Reactor final
   bool done_ ABSL_GUARDED_BY(mu_) = false;   // OnDone ran (or no call).
   bool ended_ ABSL_GUARDED_BY(mu_) = false;  // Next() returned kEnd.
   absl::Status call_status_ ABSL_GUARDED_BY(mu_);
+  bool initial_metadata_done_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<std::string, std::string>> initial_metadata_
+      ABSL_GUARDED_BY(mu_);
   // Notified once OnDone ran (or when no call was made).
   const std::shared_ptr<absl::Notification> finished_ =
       std::make_shared<absl::Notification>();
@@ -264,5 +294,10 @@ absl::Status GrpcStreamCall::FinalStatus() const {
 }
 
 void GrpcStreamCall::Cancel() { reactor_->Cancel(); }
+
+std::vector<std::pair<std::string, std::string>>
+GrpcStreamCall::ServerInitialMetadata() const {
+  return reactor_->ServerInitialMetadata();
+}
 
 }  // namespace sse_gateway

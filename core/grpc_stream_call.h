@@ -83,6 +83,14 @@ class GrpcStreamCall {
   // any thread.
   void Cancel();
 
+  // The server's initial metadata, in order, once received; empty before
+  // that and when the server sent none (e.g. a trailers-only error). Next()
+  // returns the first response only after the initial metadata was received,
+  // so it is complete once a message has been pulled. Binary ("-bin") values
+  // are raw bytes. Thread-safe; returns a copy.
+  std::vector<std::pair<std::string, std::string>> ServerInitialMetadata()
+      const;
+
  private:
   class Reactor;  // The gRPC reactor and all state shared with callbacks.
 

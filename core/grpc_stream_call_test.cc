@@ -197,6 +197,34 @@ TEST_F(GrpcStreamCallTest, SendsMetadata) {
   EXPECT_EQ(metadata.count("x-trace"), 2u);
 }
 
+TEST_F(GrpcStreamCallTest, ServerInitialMetadataIsInOnceAMessageIs) {
+  StreamRequest request;
+  request.set_count(1);
+  request.set_hold_open(true);
+  (*request.mutable_initial_metadata())["x-request-id"] = "req-42";
+  (*request.mutable_initial_metadata())["x-shard"] = "7";
+  auto call = StartCall(request);
+  NextResponse(*call);
+  std::vector<std::pair<std::string, std::string>> metadata =
+      call->ServerInitialMetadata();
+  EXPECT_THAT(
+      metadata,
+      ::testing::IsSupersetOf(
+          {std::pair<std::string, std::string>("x-request-id", "req-42"),
+           std::pair<std::string, std::string>("x-shard", "7")}));
+}
+
+TEST_F(GrpcStreamCallTest, NoServerInitialMetadataWithoutACall) {
+  StreamRequest request;
+  (*request.mutable_initial_metadata())["x-request-id"] = "req-43";
+  GrpcStreamCall::Options options;
+  options.metadata = {{"Bad Key", "x"}};
+  auto call = StartCall(request, options);
+  std::string bytes;
+  EXPECT_EQ(call->Next(kLong, &bytes), NextResult::kEnd);
+  EXPECT_TRUE(call->ServerInitialMetadata().empty());
+}
+
 TEST_F(GrpcStreamCallTest, InvalidMetadataEndsWithoutCalling) {
   for (const auto& [key, value] :
        std::vector<std::pair<std::string, std::string>>{

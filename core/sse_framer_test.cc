@@ -13,96 +13,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/sse_message.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/sse_conformance.h"
 
 namespace sse_gateway {
 namespace {
 
-// Runfiles path of @shared//:conformance/sse_framing_cases.json, relative to
-// the test's working directory (the main workspace's runfiles directory).
-constexpr char kCasesPath[] = "../shared/conformance/sse_framing_cases.json";
-
-struct FramingCase {
-  std::string name;
-  SseMessage message;
-  std::optional<std::string> expect;  // Exact wire bytes, if framable.
-  bool expect_error = false;
-};
-
-absl::StatusOr<SseMessage> MessageFromStruct(
-    const google::protobuf::Struct& fields) {
-  SseMessage message;
-  for (const auto& [key, value] : fields.fields()) {
-    if (key == "id") {
-      message.id = value.string_value();
-    } else if (key == "event") {
-      message.event = value.string_value();
-    } else if (key == "data") {
-      message.data = value.string_value();
-    } else if (key == "retry_ms") {
-      const double retry = value.number_value();
-      if (static_cast<double>(static_cast<int64_t>(retry)) != retry) {
-        return absl::InvalidArgumentError("retry_ms is not an integer");
-      }
-      message.retry_ms = static_cast<int64_t>(retry);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown field ", key));
-    }
-  }
-  return message;
-}
-
-absl::StatusOr<std::vector<FramingCase>> LoadFramingCases() {
-  std::ifstream file(kCasesPath, std::ios::binary);
-  if (!file)
-    return absl::NotFoundError(absl::StrCat("cannot open ", kCasesPath));
-  std::stringstream contents;
-  contents << file.rdbuf();
-
-  google::protobuf::Struct root;
-  const auto parsed =
-      google::protobuf::util::JsonStringToMessage(contents.str(), &root);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad JSON in ", kCasesPath, ": ", parsed.ToString()));
-  }
-  std::vector<FramingCase> cases;
-  for (const auto& entry : root.fields().at("cases").list_value().values()) {
-    const auto& fields = entry.struct_value().fields();
-    FramingCase framing_case;
-    framing_case.name = fields.at("name").string_value();
-    absl::StatusOr<SseMessage> message =
-        MessageFromStruct(fields.at("message").struct_value());
-    if (!message.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "case ", framing_case.name, ": ", message.status().message()));
-    }
-    framing_case.message = *std::move(message);
-    if (fields.count("expect") > 0) {
-      framing_case.expect = fields.at("expect").string_value();
-    }
-    framing_case.expect_error = fields.count("expect_error") > 0 &&
-                                fields.at("expect_error").bool_value();
-    if (framing_case.expect.has_value() == framing_case.expect_error) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("case ", framing_case.name,
-                       " needs exactly one of expect, expect_error"));
-    }
-    cases.push_back(std::move(framing_case));
-  }
-  if (cases.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(kCasesPath, " holds no cases"));
-  }
-  return cases;
-}
-
 std::vector<FramingCase> LoadFramingCasesOrFail() {
-  absl::StatusOr<std::vector<FramingCase>> cases = LoadFramingCases();
-  EXPECT_TRUE(cases.ok()) << cases.status();
-  return cases.ok() ? *std::move(cases) : std::vector<FramingCase>();
+  absl::StatusOr<SseConformanceCases> loaded = LoadSseConformanceCases();
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return loaded.ok() ? loaded->framing : std::vector<FramingCase>();
 }
 
 const FramingCase* FindCase(const std::vector<FramingCase>& cases,

@@ -20,6 +20,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/sse_conformance.h"
 
 namespace sse_gateway {
 
@@ -348,49 +349,22 @@ std::vector<SseEvent> EventsABrowserSees(const SseMessage& message) {
   return {Event(type, data, message.id.value_or(""))};
 }
 
-constexpr char kCasesPath[] = "../shared/conformance/sse_framing_cases.json";
-
-struct FramableCase {
-  std::string name;
-  SseMessage message;
-  std::string expect;
-};
-
-// Loads the cases of the conformance file that the framer must accept.
-std::vector<FramableCase> LoadFramableCases() {
-  std::ifstream file(kCasesPath, std::ios::binary);
-  std::stringstream contents;
-  contents << file.rdbuf();
-  google::protobuf::Struct root;
-  const auto parsed =
-      google::protobuf::util::JsonStringToMessage(contents.str(), &root);
-  EXPECT_TRUE(parsed.ok()) << kCasesPath << ": " << parsed.ToString();
-  std::vector<FramableCase> cases;
-  if (!parsed.ok() || root.fields().count("cases") == 0) return cases;
-  for (const auto& entry : root.fields().at("cases").list_value().values()) {
-    const auto& fields = entry.struct_value().fields();
-    if (fields.count("expect") == 0) continue;  // An expect_error case.
-    FramableCase framable{fields.at("name").string_value(),
-                          {},
-                          fields.at("expect").string_value()};
-    for (const auto& [key, value] :
-         fields.at("message").struct_value().fields()) {
-      if (key == "id") framable.message.id = value.string_value();
-      if (key == "event") framable.message.event = value.string_value();
-      if (key == "data") framable.message.data = value.string_value();
-      if (key == "retry_ms") {
-        framable.message.retry_ms = static_cast<int64_t>(value.number_value());
-      }
-    }
-    cases.push_back(std::move(framable));
+// The conformance cases the framer must accept.
+std::vector<FramingCase> LoadFramableCases() {
+  absl::StatusOr<SseConformanceCases> loaded = LoadSseConformanceCases();
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  std::vector<FramingCase> cases;
+  if (!loaded.ok()) return cases;
+  for (FramingCase& framing_case : loaded->framing) {
+    if (framing_case.expect.has_value()) cases.push_back(framing_case);
   }
   return cases;
 }
 
 TEST(SseParserRoundTripTest, EveryConformanceCaseReadsBackAsItsMessage) {
-  const std::vector<FramableCase> cases = LoadFramableCases();
-  ASSERT_FALSE(cases.empty()) << "no cases read from " << kCasesPath;
-  for (const FramableCase& framable : cases) {
+  const std::vector<FramingCase> cases = LoadFramableCases();
+  ASSERT_FALSE(cases.empty()) << "no framable conformance cases";
+  for (const FramingCase& framable : cases) {
     SCOPED_TRACE(framable.name);
     absl::StatusOr<std::string> frame = FrameSseMessage(framable.message);
     ASSERT_TRUE(frame.ok()) << frame.status();
@@ -398,7 +372,7 @@ TEST(SseParserRoundTripTest, EveryConformanceCaseReadsBackAsItsMessage) {
     const bool is_keep_alive =
         !message.id && !message.event && !message.data && !message.retry_ms;
     // Both our frame and the file's bytes, whole and byte by byte.
-    for (const std::string& bytes : {*frame, framable.expect}) {
+    for (const std::string& bytes : {*frame, *framable.expect}) {
       SseParser whole;
       SseParser trickled;
       EXPECT_EQ(Parse(bytes, &whole), EventsABrowserSees(message));

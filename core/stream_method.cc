@@ -52,22 +52,86 @@ uint64_t FirstSequenceId(const std::optional<std::string>& last_event_id) {
 
 }  // namespace
 
-StreamMethod::StreamMethod(std::shared_ptr<grpc::Channel> channel,
+// An EventStream that counts as open on one channel of its StreamMethod
+// until it is destroyed.
+class StreamMethod::CountedStream final : public EventStream {
+ public:
+  CountedStream(std::unique_ptr<EventStream> stream,
+                std::atomic<int64_t>* open_streams)
+      : stream_(std::move(stream)), open_streams_(open_streams) {}
+  ~CountedStream() override {
+    stream_.reset();  // The call is over before it stops counting.
+    open_streams_->fetch_sub(1);
+  }
+
+  NextResult Next(absl::Duration timeout, SseMessage* message) override {
+    return stream_->Next(timeout, message);
+  }
+  absl::Status FinalStatus() const override { return stream_->FinalStatus(); }
+  void Cancel() override { stream_->Cancel(); }
+  std::vector<std::pair<std::string, std::string>> ResponseMetadata()
+      const override {
+    return stream_->ResponseMetadata();
+  }
+
+ private:
+  std::unique_ptr<EventStream> stream_;
+  std::atomic<int64_t>* const open_streams_;
+};
+
+StreamMethod::StreamMethod(std::vector<std::shared_ptr<grpc::Channel>> channels,
                            StreamMethodOptions options)
     : options_(std::move(options)),
-      channel_(std::move(channel)),
-      stub_(std::make_unique<grpc::GenericStub>(channel_)) {}
+      channels_(std::move(channels)),
+      open_streams_(new std::atomic<int64_t>[channels_.size()]) {
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    stubs_.push_back(std::make_unique<grpc::GenericStub>(channels_[i]));
+    open_streams_[i].store(0);
+  }
+}
 
 StreamMethod::~StreamMethod() = default;
+
+std::vector<int64_t> StreamMethod::open_streams_per_channel() const {
+  std::vector<int64_t> counts;
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    counts.push_back(open_streams_[i].load());
+  }
+  return counts;
+}
+
+size_t StreamMethod::PickChannel() const {
+  const size_t n = channels_.size();
+  const size_t start = next_pick_.fetch_add(1) % n;
+  size_t best = start;
+  for (size_t k = 1; k < n; ++k) {
+    size_t i = (start + k) % n;
+    if (open_streams_[i].load() < open_streams_[best].load()) best = i;
+  }
+  return best;
+}
 
 absl::StatusOr<std::unique_ptr<StreamMethod>> StreamMethod::Create(
     const Schema* schema, std::shared_ptr<grpc::Channel> channel,
     StreamMethodOptions options) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  channels.push_back(std::move(channel));
+  return Create(schema, std::move(channels), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<StreamMethod>> StreamMethod::Create(
+    const Schema* schema, std::vector<std::shared_ptr<grpc::Channel>> channels,
+    StreamMethodOptions options) {
   if (schema == nullptr) {
     return absl::InvalidArgumentError("schema: none given");
   }
-  if (channel == nullptr) {
+  if (channels.empty()) {
     return absl::InvalidArgumentError("channel: none given");
+  }
+  for (const auto& channel : channels) {
+    if (channel == nullptr) {
+      return absl::InvalidArgumentError("channel: none given");
+    }
   }
   auto method = schema->FindServerStreamingMethod(options.method);
   if (!method.ok()) return ForOption("method", method.status());
@@ -117,7 +181,7 @@ absl::StatusOr<std::unique_ptr<StreamMethod>> StreamMethod::Create(
   }
 
   std::unique_ptr<StreamMethod> stream_method(
-      new StreamMethod(std::move(channel), std::move(options)));
+      new StreamMethod(std::move(channels), std::move(options)));
   stream_method->method_ = *method;
   stream_method->grpc_path_ = absl::StrCat(
       "/", (*method)->service()->full_name(), "/", (*method)->name());
@@ -201,10 +265,14 @@ absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
   rendering.json = options_.json;
   rendering.first_sequence_id =
       id_field_.empty() ? FirstSequenceId(last_event_id) : 1;
+  const size_t channel = PickChannel();
+  open_streams_[channel].fetch_add(1);
   std::unique_ptr<GrpcStreamCall> call = GrpcStreamCall::Start(
-      stub_.get(), grpc_path_, serialized, std::move(call_options));
-  return std::unique_ptr<EventStream>(std::make_unique<GrpcEventStream>(
-      std::move(call), method_, response_prototype_, std::move(rendering)));
+      stubs_[channel].get(), grpc_path_, serialized, std::move(call_options));
+  return std::unique_ptr<EventStream>(std::make_unique<CountedStream>(
+      std::make_unique<GrpcEventStream>(
+          std::move(call), method_, response_prototype_, std::move(rendering)),
+      &open_streams_[channel]));
 }
 
 }  // namespace sse_gateway

@@ -9,14 +9,21 @@
 // `id_field`, SSE ids are sequence numbers that continue after a numeric
 // Last-Event-ID.
 //
-// Thread safety: immutable after Create(); all methods are thread-safe, so
-// one StreamMethod serves many HTTP requests concurrently (over one
-// grpc::GenericStub). The Schema must outlive the StreamMethod, and the
-// StreamMethod must outlive every EventStream it opened.
+// Channels: a StreamMethod may be given several channels to the same backend
+// (a pool, e.g. one connection each); each Open() goes to the channel with the
+// fewest streams of this StreamMethod open, so that a backend limiting the
+// concurrent streams per connection is not hit by one channel's queue.
+//
+// Thread safety: immutable after Create() apart from the per-channel stream
+// counts (atomics); all methods are thread-safe, so one StreamMethod serves
+// many HTTP requests concurrently (one grpc::GenericStub per channel). The
+// Schema must outlive the StreamMethod, and the StreamMethod must outlive every
+// EventStream it opened.
 
 #ifndef SSE_GATEWAY_CORE_STREAM_METHOD_H_
 #define SSE_GATEWAY_CORE_STREAM_METHOD_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -64,6 +71,13 @@ class StreamMethod {
       const Schema* schema, std::shared_ptr<grpc::Channel> channel,
       StreamMethodOptions options);
 
+  // As above over a pool of `channels` to one backend (at least one, none
+  // null); streams are spread over them, fewest open streams first.
+  static absl::StatusOr<std::unique_ptr<StreamMethod>> Create(
+      const Schema* schema,
+      std::vector<std::shared_ptr<grpc::Channel>> channels,
+      StreamMethodOptions options);
+
   StreamMethod(const StreamMethod&) = delete;
   StreamMethod& operator=(const StreamMethod&) = delete;
   ~StreamMethod();
@@ -97,13 +111,25 @@ class StreamMethod {
 
   const StreamMethodOptions& options() const { return options_; }
 
+  // Streams opened by this StreamMethod and not yet destroyed, per channel
+  // (in the order the channels were given).
+  std::vector<int64_t> open_streams_per_channel() const;
+
  private:
-  StreamMethod(std::shared_ptr<grpc::Channel> channel,
+  class CountedStream;  // Decrements its channel's count when destroyed.
+
+  StreamMethod(std::vector<std::shared_ptr<grpc::Channel>> channels,
                StreamMethodOptions options);
 
+  // The index of the channel with the fewest open streams (ties rotate).
+  size_t PickChannel() const;
+
   const StreamMethodOptions options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<grpc::GenericStub> stub_;  // Thread-safe.
+  const std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;  // Thread-safe.
+  // One count per channel.
+  const std::unique_ptr<std::atomic<int64_t>[]> open_streams_;
+  mutable std::atomic<uint64_t> next_pick_{0};
   const google::protobuf::MethodDescriptor* method_ = nullptr;
   std::string grpc_path_;  // "/package.Service/Method"
   const google::protobuf::Message* request_prototype_ = nullptr;

@@ -1,5 +1,6 @@
 #include "gateway/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -12,6 +13,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/grpc_stream_call.h"
+#include "gateway/metadata_forwarding.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sse_gateway {
@@ -161,6 +164,18 @@ absl::Status ParseJsonOptions(const ConfigReader& reader,
   return absl::OkStatus();
 }
 
+absl::Status ParseRouteBackend(const ConfigReader& reader,
+                               const YAML::Node& node, const std::string& key,
+                               RouteConfig* route) {
+  if (!node["backend"]) return absl::OkStatus();
+  absl::StatusOr<std::string> name =
+      reader.String(node["backend"], key + ".backend");
+  if (!name.ok()) return name.status();
+  if (name->empty()) return reader.Error(key + ".backend", "must not be empty");
+  route->backend = *name;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
                                        const YAML::Node& node,
                                        const std::string& key) {
@@ -168,7 +183,8 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
   absl::Status status = reader.CheckKeys(
       node, key,
       {"path", "method", "event", "id_field", "resume_field", "retry_ms",
-       "json", "heartbeat_ms", "max_streams", "max_duration_ms", "timeout_ms"});
+       "json", "heartbeat_ms", "max_streams", "max_duration_ms", "timeout_ms",
+       "backend"});
   if (!status.ok()) return status;
 
   RouteConfig route;
@@ -238,7 +254,289 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
     if (!timeout.ok()) return timeout.status();
     route.upstream.timeout = *timeout;
   }
+  status = ParseRouteBackend(reader, node, key, &route);
+  if (!status.ok()) return status;
   return route;
+}
+
+// backend_tls / backends[].tls: {ca_file, cert_file, key_file, server_name}.
+absl::StatusOr<BackendTlsConfig> ParseBackendTls(const ConfigReader& reader,
+                                                 const YAML::Node& node,
+                                                 const std::string& key,
+                                                 const std::string& base_dir) {
+  if (!node.IsMap()) return reader.Error(key, "must be a map");
+  absl::Status status = reader.CheckKeys(
+      node, key, {"ca_file", "cert_file", "key_file", "server_name"});
+  if (!status.ok()) return status;
+  BackendTlsConfig tls;
+  tls.key = key;
+  const std::pair<const char*, std::string*> fields[] = {
+      {"ca_file", &tls.ca_file},
+      {"cert_file", &tls.cert_file},
+      {"key_file", &tls.key_file},
+      {"server_name", &tls.server_name},
+  };
+  for (const auto& [name, target] : fields) {
+    if (!node[name]) continue;
+    std::string field_key = absl::StrCat(key, ".", name);
+    absl::StatusOr<std::string> value = reader.String(node[name], field_key);
+    if (!value.ok()) return value.status();
+    if (value->empty()) return reader.Error(field_key, "must not be empty");
+    *target = std::string(name) == "server_name" ? *value
+                                                 : ResolvePath(base_dir, *value);
+  }
+  if (!tls.cert_file.empty() && tls.key_file.empty()) {
+    return reader.Error(key + ".cert_file", "needs key_file as well (mTLS)");
+  }
+  if (tls.cert_file.empty() && !tls.key_file.empty()) {
+    return reader.Error(key + ".key_file", "needs cert_file as well (mTLS)");
+  }
+  return tls;
+}
+
+// backends[i]: {name, address, tls, channels}.
+absl::StatusOr<BackendConfig> ParseBackendEntry(const ConfigReader& reader,
+                                                const YAML::Node& node,
+                                                const std::string& key,
+                                                const std::string& base_dir) {
+  if (!node.IsMap()) return reader.Error(key, "must be a map");
+  absl::Status status =
+      reader.CheckKeys(node, key, {"name", "address", "tls", "channels"});
+  if (!status.ok()) return status;
+  BackendConfig backend;
+  backend.key = key;
+  for (const char* required : {"name", "address"}) {
+    if (!node[required]) {
+      return reader.Error(absl::StrCat(key, ".", required), "is required");
+    }
+  }
+  absl::StatusOr<std::string> name = reader.String(node["name"], key + ".name");
+  if (!name.ok()) return name.status();
+  if (name->empty()) return reader.Error(key + ".name", "must not be empty");
+  backend.name = *name;
+  absl::StatusOr<std::string> address =
+      reader.String(node["address"], key + ".address");
+  if (!address.ok()) return address.status();
+  status = CheckBackendAddress(*address);
+  if (!status.ok()) return reader.Error(key + ".address", status.message());
+  backend.address = *address;
+  if (node["tls"]) {
+    absl::StatusOr<BackendTlsConfig> tls =
+        ParseBackendTls(reader, node["tls"], key + ".tls", base_dir);
+    if (!tls.ok()) return tls.status();
+    backend.tls = *std::move(tls);
+  }
+  if (node["channels"]) {
+    absl::StatusOr<int64_t> channels =
+        reader.NonNegativeInt(node["channels"], key + ".channels");
+    if (!channels.ok()) return channels.status();
+    if (*channels < 1 || *channels > kMaxBackendChannels) {
+      return reader.Error(key + ".channels",
+                          absl::StrCat("must be 1 to ", kMaxBackendChannels));
+    }
+    backend.channels = static_cast<int>(*channels);
+  }
+  return backend;
+}
+
+// The top-level backend, backend_tls and backends keys: exactly one of
+// `backend` and `backends`.
+absl::Status ParseBackends(const ConfigReader& reader, const YAML::Node& root,
+                           const std::string& base_dir, GatewayConfig* config) {
+  if (root["backend"] && root["backends"]) {
+    return reader.Error("backends", "give either backend or backends, not both");
+  }
+  if (!root["backend"] && !root["backends"]) {
+    return reader.Error("backend", "is required (or backends)");
+  }
+  if (root["backend"]) {
+    absl::StatusOr<std::string> backend =
+        reader.String(root["backend"], "backend");
+    if (!backend.ok()) return backend.status();
+    absl::Status status = CheckBackendAddress(*backend);
+    if (!status.ok()) return reader.Error("backend", status.message());
+    config->backend = *backend;
+    if (root["backend_tls"]) {
+      absl::StatusOr<BackendTlsConfig> tls =
+          ParseBackendTls(reader, root["backend_tls"], "backend_tls", base_dir);
+      if (!tls.ok()) return tls.status();
+      config->backend_tls = *std::move(tls);
+    }
+    return absl::OkStatus();
+  }
+  if (root["backend_tls"]) {
+    return reader.Error("backend_tls",
+                        "goes with backend; use backends[].tls with backends");
+  }
+  const YAML::Node& list = root["backends"];
+  if (!list.IsSequence() || list.size() == 0) {
+    return reader.Error("backends", "must be a non-empty list of backends");
+  }
+  absl::flat_hash_map<std::string, size_t> seen_names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string key = absl::StrCat("backends[", i, "]");
+    absl::StatusOr<BackendConfig> backend =
+        ParseBackendEntry(reader, list[i], key, base_dir);
+    if (!backend.ok()) return backend.status();
+    auto [it, inserted] = seen_names.emplace(backend->name, i);
+    if (!inserted) {
+      return reader.Error(key + ".name",
+                          absl::StrCat("duplicate name \"", backend->name,
+                                       "\" (also backends[", it->second, "])"));
+    }
+    config->backends.push_back(*std::move(backend));
+  }
+  return absl::OkStatus();
+}
+
+// Every route names a known backend, and names one when there are several.
+absl::Status CheckRouteBackends(const ConfigReader& reader,
+                                const GatewayConfig& config) {
+  std::vector<BackendConfig> backends = EffectiveBackends(config);
+  std::vector<std::string> names;
+  for (const BackendConfig& backend : backends) names.push_back(backend.name);
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    const std::string& name = config.routes[i].backend;
+    std::string key = absl::StrCat("routes[", i, "].backend");
+    if (name.empty()) {
+      if (backends.size() > 1) {
+        return reader.Error(
+            key, absl::StrCat("is required with several backends (one of: ",
+                              absl::StrJoin(names, ", "), ")"));
+      }
+      continue;
+    }
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      return reader.Error(key, absl::StrCat("unknown backend \"", name,
+                                            "\" (known: ",
+                                            absl::StrJoin(names, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A list of strings at `key`, each checked by `check` (whose message is
+// prefixed with "<key>[i]").
+absl::StatusOr<std::vector<std::string>> ParseNameList(
+    const ConfigReader& reader, const YAML::Node& node, const std::string& key,
+    absl::Status (*check)(absl::string_view)) {
+  if (!node.IsSequence()) return reader.Error(key, "must be a list");
+  std::vector<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string item_key = absl::StrCat(key, "[", i, "]");
+    absl::StatusOr<std::string> name = reader.String(node[i], item_key);
+    if (!name.ok()) return name.status();
+    std::string lower = absl::AsciiStrToLower(*name);
+    absl::Status status = check(lower);
+    if (!status.ok()) return reader.Error(item_key, status.message());
+    names.push_back(std::move(lower));
+  }
+  return names;
+}
+
+// response_headers entries: metadata keys that can become HTTP headers and
+// do not clash with a header the gateway sets itself.
+absl::Status CheckResponseHeaderName(absl::string_view name) {
+  absl::Status status = CheckGrpcMetadata(name, "");
+  if (!status.ok()) return status;
+  if (absl::EndsWith(name, "-bin")) {
+    return absl::InvalidArgumentError(
+        "binary (-bin) metadata cannot be copied to a header");
+  }
+  for (absl::string_view own :
+       {"content-type", "content-length", "transfer-encoding", "connection",
+        "keep-alive", "cache-control", "x-accel-buffering", "vary", "allow",
+        "retry-after", "date", "server", "set-cookie", "trailer", "upgrade"}) {
+    if (name == own) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", name, "\" is set by the gateway and cannot be copied"));
+    }
+  }
+  if (absl::StartsWith(name, "access-control-")) {
+    return absl::InvalidArgumentError("CORS headers are set by the gateway");
+  }
+  return absl::OkStatus();
+}
+
+// cors: {allowed_origins, allow_credentials, max_age_s}.
+absl::StatusOr<CorsConfig> ParseCorsConfig(const ConfigReader& reader,
+                                           const YAML::Node& node) {
+  if (!node.IsMap()) return reader.Error("cors", "must be a map");
+  absl::Status status = reader.CheckKeys(
+      node, "cors", {"allowed_origins", "allow_credentials", "max_age_s"});
+  if (!status.ok()) return status;
+  CorsConfig cors;
+  if (!node["allowed_origins"]) {
+    return reader.Error("cors.allowed_origins", "is required");
+  }
+  const YAML::Node& origins = node["allowed_origins"];
+  if (!origins.IsSequence() || origins.size() == 0) {
+    return reader.Error("cors.allowed_origins",
+                        "must be a non-empty list of origins");
+  }
+  for (size_t i = 0; i < origins.size(); ++i) {
+    absl::StatusOr<std::string> origin = reader.String(
+        origins[i], absl::StrCat("cors.allowed_origins[", i, "]"));
+    if (!origin.ok()) return origin.status();
+    cors.allowed_origins.push_back(*origin);
+  }
+  if (node["allow_credentials"]) {
+    absl::StatusOr<bool> credentials =
+        reader.Bool(node["allow_credentials"], "cors.allow_credentials");
+    if (!credentials.ok()) return credentials.status();
+    cors.allow_credentials = *credentials;
+  }
+  if (node["max_age_s"]) {
+    absl::StatusOr<int64_t> max_age =
+        reader.NonNegativeInt(node["max_age_s"], "cors.max_age_s");
+    if (!max_age.ok()) return max_age.status();
+    cors.max_age = absl::Seconds(*max_age);
+  }
+  status = CheckCorsConfig(cors);
+  if (!status.ok()) {
+    // "allowed_origins[2]: problem" -> key "cors.allowed_origins[2]".
+    absl::string_view message = status.message();
+    size_t colon = message.find(": ");
+    if (colon == absl::string_view::npos) return reader.Error("cors", message);
+    return reader.Error(absl::StrCat("cors.", message.substr(0, colon)),
+                        message.substr(colon + 2));
+  }
+  return cors;
+}
+
+// forward_headers, token_query_param, response_headers and cors.
+absl::Status ParseCredentialsConfig(const ConfigReader& reader,
+                                    const YAML::Node& root,
+                                    GatewayConfig* config) {
+  if (root["forward_headers"]) {
+    absl::StatusOr<std::vector<std::string>> names =
+        ParseNameList(reader, root["forward_headers"], "forward_headers",
+                      &CheckForwardHeaderName);
+    if (!names.ok()) return names.status();
+    config->forward_headers = *std::move(names);
+  }
+  if (root["token_query_param"]) {
+    absl::StatusOr<std::string> param =
+        reader.String(root["token_query_param"], "token_query_param");
+    if (!param.ok()) return param.status();
+    if (param->empty()) {
+      return reader.Error("token_query_param", "must not be empty");
+    }
+    config->token_query_param = *param;
+  }
+  if (root["response_headers"]) {
+    absl::StatusOr<std::vector<std::string>> names =
+        ParseNameList(reader, root["response_headers"], "response_headers",
+                      &CheckResponseHeaderName);
+    if (!names.ok()) return names.status();
+    config->response_headers = *std::move(names);
+  }
+  if (root["cors"]) {
+    absl::StatusOr<CorsConfig> cors = ParseCorsConfig(reader, root["cors"]);
+    if (!cors.ok()) return cors.status();
+    config->cors = *std::move(cors);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
@@ -251,15 +549,17 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   }
   absl::Status status = reader.CheckKeys(
       root, "",
-      {"listen", "backend", "descriptor_sets", "index_page", "open_wait_ms",
+      {"listen", "backend", "backend_tls", "backends", "descriptor_sets",
+       "index_page", "open_wait_ms",
        "heartbeat_ms", "write_timeout_ms", "max_streams", "drain_timeout_ms",
-       "access_log", "routes"});
+       "access_log", "routes", "forward_headers", "token_query_param",
+       "response_headers", "cors"});
   if (!status.ok()) return status;
 
   GatewayConfig config;
   config.file = file;
   for (const char* required :
-       {"listen", "backend", "descriptor_sets", "routes"}) {
+       {"listen", "descriptor_sets", "routes"}) {
     if (!root[required]) return reader.Error(required, "is required");
   }
 
@@ -269,12 +569,8 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   if (!address.ok()) return reader.Error("listen", address.status().message());
   config.listen = *address;
 
-  absl::StatusOr<std::string> backend =
-      reader.String(root["backend"], "backend");
-  if (!backend.ok()) return backend.status();
-  status = CheckBackendAddress(*backend);
-  if (!status.ok()) return reader.Error("backend", status.message());
-  config.backend = *backend;
+  status = ParseBackends(reader, root, base_dir, &config);
+  if (!status.ok()) return status;
 
   const YAML::Node& sets = root["descriptor_sets"];
   if (!sets.IsSequence() || sets.size() == 0) {
@@ -339,6 +635,9 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
                             : ResolvePath(base_dir, *log);
   }
 
+  status = ParseCredentialsConfig(reader, root, &config);
+  if (!status.ok()) return status;
+
   const YAML::Node& routes = root["routes"];
   if (!routes.IsSequence() || routes.size() == 0) {
     return reader.Error("routes", "must be a non-empty list of routes");
@@ -359,6 +658,8 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
     }
     config.routes.push_back(*std::move(route));
   }
+  status = CheckRouteBackends(reader, config);
+  if (!status.ok()) return status;
   return config;
 }
 
@@ -416,6 +717,16 @@ absl::Status SplitHostPort(absl::string_view text, std::string* host,
 }
 
 }  // namespace
+
+std::vector<BackendConfig> EffectiveBackends(const GatewayConfig& config) {
+  if (!config.backends.empty()) return config.backends;
+  BackendConfig backend;
+  backend.key = "backend";
+  backend.name = std::string(kDefaultBackendName);
+  backend.address = config.backend;
+  backend.tls = config.backend_tls;
+  return {backend};
+}
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
   ListenAddress address;

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/stream_method.h"
+#include "gateway/cors.h"
 
 namespace sse_gateway {
 
@@ -40,8 +41,32 @@ struct ListenAddress {
   int port = 0;      // 0: pick a free port
 };
 
+// TLS to a backend (backend_tls, backends[].tls). File paths are resolved
+// against the config file's directory; they are read when the gateway starts.
+struct BackendTlsConfig {
+  std::string key;          // config key, for error messages ("backend_tls")
+  std::string ca_file;      // PEM roots; empty: the system's roots
+  std::string cert_file;    // PEM client certificate chain (mTLS); with key
+  std::string key_file;     // PEM client private key; with cert_file
+  std::string server_name;  // name checked in the server certificate
+};
+
+// One backend: its gRPC target and a pool of `channels` channels to it.
+struct BackendConfig {
+  std::string key;   // config key, for error messages ("backends[1]")
+  std::string name;  // routes name it; "default" for the top-level backend
+  std::string address;
+  std::optional<BackendTlsConfig> tls;  // none: plaintext
+  int channels = 1;                     // 1..kMaxBackendChannels
+};
+
+// The name of the backend given by the top-level `backend` key.
+inline constexpr absl::string_view kDefaultBackendName = "default";
+inline constexpr int kMaxBackendChannels = 64;
+
 struct RouteConfig {
   std::string path;              // GET path served as text/event-stream
+  std::string backend;           // backend name; empty: the only backend
   StreamMethodOptions upstream;  // the backend method and how to render it
                                  // (upstream.timeout from timeout_ms)
   std::optional<absl::Duration> heartbeat;  // overrides the global one
@@ -53,6 +78,9 @@ struct GatewayConfig {
   std::string file;  // the config file's path, used in error messages
   ListenAddress listen;
   std::string backend;                       // gRPC target of the backend
+  std::optional<BackendTlsConfig> backend_tls;  // TLS to `backend`
+  // From the `backends` key; exactly one of `backend` and `backends` is set.
+  std::vector<BackendConfig> backends;
   std::vector<std::string> descriptor_sets;  // resolved against the file's dir
   std::optional<std::string> index_page;     // resolved; served at GET /
   // How long response headers are held back waiting for the backend's first
@@ -69,8 +97,20 @@ struct GatewayConfig {
   // Where the access log goes: "stderr", "stdout", "off", or a file path
   // (resolved against the config file's directory; appended to).
   std::string access_log = "stderr";
+  // Credentials and browsers (docs/configuration.md): request headers sent
+  // to the backend as metadata (lower-cased), the query parameter carrying a
+  // bearer token, the backend initial-metadata keys copied to the SSE
+  // response headers, and CORS (none: no CORS headers).
+  std::vector<std::string> forward_headers = {"authorization"};
+  std::optional<std::string> token_query_param;
+  std::vector<std::string> response_headers;
+  std::optional<CorsConfig> cors;
   std::vector<RouteConfig> routes;
 };
+
+// The backends of `config`: `backends`, or else one backend named "default"
+// made of `backend` and `backend_tls` (one channel).
+std::vector<BackendConfig> EffectiveBackends(const GatewayConfig& config);
 
 // Reads and validates the YAML config at `path`.
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);

@@ -261,5 +261,328 @@ TEST(ConfigTest, LoadConfigFileResolvesAgainstItsDirectory) {
               HasSubstr(absl::StrCat(path, ": cannot open config file")));
 }
 
+constexpr char kBackendsConfig[] = R"(
+listen: 127.0.0.1:8080
+backends:
+  - name: prices
+    address: prices.internal:443
+    tls:
+      ca_file: certs/ca.pem
+      cert_file: certs/gw.pem
+      key_file: /abs/gw.key
+      server_name: prices.example
+    channels: 4
+  - name: news
+    address: 127.0.0.1:50052
+descriptor_sets: [demo.pb]
+routes:
+  - path: /v1/ticks
+    method: demo.v1.Ticker/Watch
+    backend: prices
+  - path: /v1/news
+    method: demo.v1.Ticker/Watch
+    backend: news
+)";
+
+// Replaces `from` in `base` by `to` and returns the error message.
+std::string ErrorIn(const std::string& base, const std::string& from,
+                    const std::string& to) {
+  std::string yaml = absl::StrReplaceAll(base, {{from, to}});
+  EXPECT_NE(yaml, base) << "test bug: " << from << " not found";
+  absl::StatusOr<GatewayConfig> config = Parse(yaml);
+  EXPECT_FALSE(config.ok()) << "accepted: " << yaml;
+  if (config.ok()) return "";
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(config.status().message());
+}
+
+TEST(ConfigTest, ParsesBackendTls) {
+  std::string yaml = absl::StrReplaceAll(
+      kGoodConfig,
+      {{"backend: 127.0.0.1:50051\n",
+        "backend: 127.0.0.1:50051\nbackend_tls: {ca_file: ca.pem, "
+        "cert_file: /abs/c.pem, key_file: c.key, server_name: x.internal}\n"}});
+  absl::StatusOr<GatewayConfig> config = Parse(yaml);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->backend_tls.has_value());
+  EXPECT_EQ(config->backend_tls->key, "backend_tls");
+  EXPECT_EQ(config->backend_tls->ca_file, "/etc/gw/ca.pem");
+  EXPECT_EQ(config->backend_tls->cert_file, "/abs/c.pem");
+  EXPECT_EQ(config->backend_tls->key_file, "/etc/gw/c.key");
+  EXPECT_EQ(config->backend_tls->server_name, "x.internal");
+  EXPECT_TRUE(config->backends.empty());
+  std::vector<BackendConfig> backends = EffectiveBackends(*config);
+  ASSERT_EQ(backends.size(), 1u);
+  EXPECT_EQ(backends[0].name, "default");
+  EXPECT_EQ(backends[0].address, "127.0.0.1:50051");
+  EXPECT_EQ(backends[0].channels, 1);
+  ASSERT_TRUE(backends[0].tls.has_value());
+  EXPECT_EQ(backends[0].tls->server_name, "x.internal");
+
+  // Only a CA: TLS without client certificates.
+  config = Parse(absl::StrReplaceAll(
+      kGoodConfig, {{"backend: 127.0.0.1:50051\n",
+                     "backend: 127.0.0.1:50051\nbackend_tls: {}\n"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->backend_tls.has_value());
+  EXPECT_EQ(config->backend_tls->ca_file, "");
+  // Without backend_tls: plaintext.
+  config = Parse(kGoodConfig);
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->backend_tls.has_value());
+  EXPECT_EQ(config->routes[0].backend, "");
+}
+
+TEST(ConfigTest, BackendTlsErrors) {
+  const std::string base = absl::StrReplaceAll(
+      kGoodConfig, {{"backend: 127.0.0.1:50051\n",
+                     "backend: 127.0.0.1:50051\nbackend_tls: {TLS}\n"}});
+  EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: c.pem"),
+              HasSubstr("gw.yaml: backend_tls.cert_file: needs key_file"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "key_file: c.key"),
+              HasSubstr("gw.yaml: backend_tls.key_file: needs cert_file"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "ca: x"),
+              HasSubstr("gw.yaml: backend_tls.ca: unknown key"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "ca_file: ''"),
+              HasSubstr("gw.yaml: backend_tls.ca_file: must not be empty"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "server_name: [a]"),
+              HasSubstr("gw.yaml: backend_tls.server_name: must be a string"));
+  EXPECT_THAT(ErrorIn(base, "{TLS}", "[]"),
+              HasSubstr("gw.yaml: backend_tls: must be a map"));
+}
+
+TEST(ConfigTest, ParsesBackends) {
+  absl::StatusOr<GatewayConfig> config = Parse(kBackendsConfig);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->backend, "");
+  ASSERT_EQ(config->backends.size(), 2u);
+  const BackendConfig& prices = config->backends[0];
+  EXPECT_EQ(prices.key, "backends[0]");
+  EXPECT_EQ(prices.name, "prices");
+  EXPECT_EQ(prices.address, "prices.internal:443");
+  EXPECT_EQ(prices.channels, 4);
+  ASSERT_TRUE(prices.tls.has_value());
+  EXPECT_EQ(prices.tls->key, "backends[0].tls");
+  EXPECT_EQ(prices.tls->ca_file, "/etc/gw/certs/ca.pem");
+  EXPECT_EQ(prices.tls->cert_file, "/etc/gw/certs/gw.pem");
+  EXPECT_EQ(prices.tls->key_file, "/abs/gw.key");
+  EXPECT_EQ(prices.tls->server_name, "prices.example");
+  const BackendConfig& news = config->backends[1];
+  EXPECT_EQ(news.name, "news");
+  EXPECT_EQ(news.channels, 1);
+  EXPECT_FALSE(news.tls.has_value());
+  EXPECT_EQ(config->routes[0].backend, "prices");
+  EXPECT_EQ(config->routes[1].backend, "news");
+  EXPECT_EQ(EffectiveBackends(*config).size(), 2u);
+
+  // One backend in the list: routes need not name it.
+  config = Parse(absl::StrReplaceAll(
+      kGoodConfig,
+      {{"backend: 127.0.0.1:50051\n",
+        "backends: [{name: only, address: '127.0.0.1:1', channels: 64}]\n"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->backends[0].channels, 64);
+  // The top-level backend is named "default".
+  config = Parse(absl::StrReplaceAll(
+      kGoodConfig, {{"    method: demo.v1.Ticker/Watch\n    event: tick",
+                     "    method: demo.v1.Ticker/Watch\n    backend: default\n"
+                     "    event: tick"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->routes[0].backend, "default");
+}
+
+TEST(ConfigTest, BackendsErrors) {
+  const std::string base = kBackendsConfig;
+  EXPECT_THAT(
+      ErrorIn(base, "listen:", "backend: 127.0.0.1:1\nlisten:"),
+      HasSubstr("gw.yaml: backends: give either backend or backends"));
+  EXPECT_THAT(ErrorIn(base, "backends:", "other:"),
+              HasSubstr("gw.yaml: other: unknown key"));
+  EXPECT_THAT(ErrorIn(base, "listen:", "backend_tls: {}\nlisten:"),
+              HasSubstr("gw.yaml: backend_tls: goes with backend"));
+  EXPECT_THAT(ErrorIn(kGoodConfig, "backend: 127.0.0.1:50051\n", ""),
+              HasSubstr("gw.yaml: backend: is required (or backends)"));
+  EXPECT_THAT(
+      ErrorIn(kGoodConfig, "backend: 127.0.0.1:50051", "backends: []"),
+      HasSubstr("gw.yaml: backends: must be a non-empty list"));
+  EXPECT_THAT(ErrorIn(base, "  - name: news\n", "  - nick: news\n"),
+              HasSubstr("gw.yaml: backends[1].nick: unknown key"));
+  EXPECT_THAT(ErrorIn(base, "  - name: news\n", "  - channels: 1\n"),
+              HasSubstr("gw.yaml: backends[1].name: is required"));
+  EXPECT_THAT(ErrorIn(base, "    address: 127.0.0.1:50052\n", ""),
+              HasSubstr("gw.yaml: backends[1].address: is required"));
+  EXPECT_THAT(ErrorIn(base, "127.0.0.1:50052", "127.0.0.1:x"),
+              HasSubstr("gw.yaml: backends[1].address: \"127.0.0.1:x\" has "
+                        "an invalid port"));
+  EXPECT_THAT(ErrorIn(base, "name: news", "name: prices"),
+              HasSubstr("gw.yaml: backends[1].name: duplicate name "
+                        "\"prices\" (also backends[0])"));
+  EXPECT_THAT(ErrorIn(base, "name: news", "name: ''"),
+              HasSubstr("gw.yaml: backends[1].name: must not be empty"));
+  EXPECT_THAT(ErrorIn(base, "channels: 4", "channels: 0"),
+              HasSubstr("gw.yaml: backends[0].channels: must be 1 to 64"));
+  EXPECT_THAT(ErrorIn(base, "channels: 4", "channels: 65"),
+              HasSubstr("gw.yaml: backends[0].channels: must be 1 to 64"));
+  EXPECT_THAT(ErrorIn(base, "channels: 4", "channels: many"),
+              HasSubstr("gw.yaml: backends[0].channels: must be an integer"));
+  EXPECT_THAT(ErrorIn(base, "      key_file: /abs/gw.key\n", ""),
+              HasSubstr("gw.yaml: backends[0].tls.cert_file: needs key_file"));
+  EXPECT_THAT(ErrorIn(base, "      ca_file:", "      cafile:"),
+              HasSubstr("gw.yaml: backends[0].tls.cafile: unknown key"));
+  EXPECT_THAT(ErrorIn(base, "  - name: news\n", "  - 7\n  - name: news\n"),
+              HasSubstr("gw.yaml: backends[1]: must be a map"));
+}
+
+TEST(ConfigTest, RouteBackendErrors) {
+  const std::string base = kBackendsConfig;
+  EXPECT_THAT(ErrorIn(base, "    backend: news\n", ""),
+              HasSubstr("gw.yaml: routes[1].backend: is required with several "
+                        "backends (one of: prices, news)"));
+  EXPECT_THAT(ErrorIn(base, "backend: news", "backend: weather"),
+              HasSubstr("gw.yaml: routes[1].backend: unknown backend "
+                        "\"weather\" (known: prices, news)"));
+  EXPECT_THAT(ErrorIn(base, "backend: news", "backend: ''"),
+              HasSubstr("gw.yaml: routes[1].backend: must not be empty"));
+  EXPECT_THAT(ErrorIn(base, "backend: news", "backend: [news]"),
+              HasSubstr("gw.yaml: routes[1].backend: must be a string"));
+  EXPECT_THAT(
+      ErrorIn(kGoodConfig, "    method: demo.v1.Ticker/Watch\n    event: tick",
+              "    method: demo.v1.Ticker/Watch\n    backend: prices\n"
+              "    event: tick"),
+      HasSubstr("gw.yaml: routes[0].backend: unknown backend \"prices\" "
+                "(known: default)"));
+}
+
+// --- Credentials and browsers: forward_headers, token_query_param,
+// response_headers, cors ---
+
+// The good config with `extra` top-level keys appended; returns the error.
+std::string CredentialsError(const std::string& extra) {
+  absl::StatusOr<GatewayConfig> config =
+      Parse(absl::StrCat(kGoodConfig, extra));
+  EXPECT_FALSE(config.ok()) << "accepted: " << extra;
+  if (config.ok()) return "";
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(config.status().message());
+}
+
+TEST(ConfigTest, CredentialsDefaults) {
+  absl::StatusOr<GatewayConfig> config = Parse(kGoodConfig);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->forward_headers, ::testing::ElementsAre("authorization"));
+  EXPECT_EQ(config->token_query_param, std::nullopt);
+  EXPECT_TRUE(config->response_headers.empty());
+  EXPECT_FALSE(config->cors.has_value());
+}
+
+TEST(ConfigTest, ParsesCredentialsKeys) {
+  absl::StatusOr<GatewayConfig> config = Parse(absl::StrCat(kGoodConfig, R"(
+forward_headers: [Authorization, X-Tenant, cookie]
+token_query_param: access_token
+response_headers: [X-Request-Id, x-shard]
+cors:
+  allowed_origins: [https://app.example.com, "http://localhost:3000"]
+  allow_credentials: true
+  max_age_s: 120
+)"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->forward_headers,
+              ::testing::ElementsAre("authorization", "x-tenant", "cookie"));
+  EXPECT_EQ(config->token_query_param, "access_token");
+  EXPECT_THAT(config->response_headers,
+              ::testing::ElementsAre("x-request-id", "x-shard"));
+  ASSERT_TRUE(config->cors.has_value());
+  EXPECT_THAT(config->cors->allowed_origins,
+              ::testing::ElementsAre("https://app.example.com",
+                                     "http://localhost:3000"));
+  EXPECT_TRUE(config->cors->allow_credentials);
+  EXPECT_EQ(config->cors->max_age, absl::Seconds(120));
+
+  absl::StatusOr<GatewayConfig> minimal = Parse(absl::StrCat(
+      kGoodConfig, "forward_headers: []\ncors: {allowed_origins: ['*']}\n"));
+  ASSERT_TRUE(minimal.ok()) << minimal.status();
+  EXPECT_TRUE(minimal->forward_headers.empty());
+  EXPECT_FALSE(minimal->cors->allow_credentials);
+  EXPECT_EQ(minimal->cors->max_age, absl::Seconds(600));
+}
+
+TEST(ConfigTest, ForwardHeadersErrors) {
+  for (const char* hop : {"Connection", "keep-alive", "proxy-connection", "te",
+                          "trailer", "transfer-encoding", "upgrade", "host",
+                          "content-length"}) {
+    EXPECT_THAT(
+        CredentialsError(absl::StrCat("forward_headers: [x-a, ", hop, "]\n")),
+        HasSubstr("gw.yaml: forward_headers[1]: \""))
+        << hop;
+    EXPECT_THAT(
+        CredentialsError(absl::StrCat("forward_headers: [", hop, "]\n")),
+        HasSubstr("is a hop-by-hop or connection-level header"))
+        << hop;
+  }
+  EXPECT_THAT(CredentialsError("forward_headers: authorization\n"),
+              HasSubstr("gw.yaml: forward_headers: must be a list"));
+  EXPECT_THAT(CredentialsError("forward_headers: [[a]]\n"),
+              HasSubstr("gw.yaml: forward_headers[0]: must be a string"));
+  EXPECT_THAT(CredentialsError("forward_headers: ['x y']\n"),
+              HasSubstr("gw.yaml: forward_headers[0]: \"x y\" cannot be a "
+                        "gRPC metadata key"));
+  EXPECT_THAT(CredentialsError("forward_headers: [grpc-metadata-x]\n"),
+              HasSubstr("gw.yaml: forward_headers[0]:"));
+}
+
+TEST(ConfigTest, TokenQueryParamErrors) {
+  EXPECT_THAT(CredentialsError("token_query_param: ''\n"),
+              HasSubstr("gw.yaml: token_query_param: must not be empty"));
+  EXPECT_THAT(CredentialsError("token_query_param: [a]\n"),
+              HasSubstr("gw.yaml: token_query_param: must be a string"));
+}
+
+TEST(ConfigTest, ResponseHeadersErrors) {
+  EXPECT_THAT(CredentialsError("response_headers: x-request-id\n"),
+              HasSubstr("gw.yaml: response_headers: must be a list"));
+  EXPECT_THAT(CredentialsError("response_headers: [x-ok, 'a b']\n"),
+              HasSubstr("gw.yaml: response_headers[1]: metadata key"));
+  EXPECT_THAT(CredentialsError("response_headers: [trace-bin]\n"),
+              HasSubstr("gw.yaml: response_headers[0]: binary"));
+  EXPECT_THAT(CredentialsError("response_headers: [Content-Type]\n"),
+              HasSubstr("gw.yaml: response_headers[0]: \"content-type\" is "
+                        "set by the gateway"));
+  EXPECT_THAT(
+      CredentialsError("response_headers: [access-control-allow-origin]\n"),
+      HasSubstr("gw.yaml: response_headers[0]: CORS headers"));
+  EXPECT_THAT(CredentialsError("response_headers: [grpc-status]\n"),
+              HasSubstr("gw.yaml: response_headers[0]:"));
+}
+
+TEST(ConfigTest, CorsErrors) {
+  EXPECT_THAT(CredentialsError("cors: [a]\n"),
+              HasSubstr("gw.yaml: cors: must be a map"));
+  EXPECT_THAT(CredentialsError("cors: {allow_credentials: true}\n"),
+              HasSubstr("gw.yaml: cors.allowed_origins: is required"));
+  EXPECT_THAT(CredentialsError("cors: {allowed_origins: []}\n"),
+              HasSubstr("gw.yaml: cors.allowed_origins: must be a non-empty"));
+  EXPECT_THAT(CredentialsError("cors: {allowed_origins: ['*'], origins: 1}\n"),
+              HasSubstr("gw.yaml: cors.origins: unknown key"));
+  EXPECT_THAT(
+      CredentialsError(
+          "cors: {allowed_origins: [https://a.test, '*'], "
+          "allow_credentials: true}\n"),
+      HasSubstr("gw.yaml: cors.allowed_origins[1]: \"*\" cannot be used with "
+                "allow_credentials: true"));
+  EXPECT_THAT(
+      CredentialsError("cors: {allowed_origins: ['https://a.test/']}\n"),
+      HasSubstr("gw.yaml: cors.allowed_origins[0]: \"https://a.test/\" is "
+                "not an origin"));
+  EXPECT_THAT(CredentialsError("cors: {allowed_origins: [[x]]}\n"),
+              HasSubstr("gw.yaml: cors.allowed_origins[0]: must be a string"));
+  EXPECT_THAT(
+      CredentialsError(
+          "cors: {allowed_origins: ['*'], allow_credentials: maybe}\n"),
+      HasSubstr("gw.yaml: cors.allow_credentials: must be true or false"));
+  EXPECT_THAT(
+      CredentialsError("cors: {allowed_origins: ['*'], max_age_s: -1}\n"),
+      HasSubstr("gw.yaml: cors.max_age_s: must not be negative"));
+}
+
 }  // namespace
 }  // namespace sse_gateway

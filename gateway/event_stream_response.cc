@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -200,6 +201,23 @@ class SseResponseWriter {
   int64_t events_reported_ = 0;  // outcome_.events already in the metrics
 };
 
+// Copies the allowlisted keys of `metadata` to response headers. Values
+// that could split a header line are skipped.
+void CopyResponseMetadata(
+    const std::vector<std::pair<std::string, std::string>>& metadata,
+    const std::vector<std::string>& allowed, httplib::Response& response) {
+  for (const auto& [key, value] : metadata) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      continue;
+    }
+    if (absl::string_view(value).find_first_of(
+            absl::string_view("\r\n\0", 3)) != absl::string_view::npos) {
+      continue;
+    }
+    response.set_header(key, value);
+  }
+}
+
 }  // namespace
 
 void WriteErrorResponse(const absl::Status& status,
@@ -257,6 +275,10 @@ void ServeEventStream(const httplib::Request& request,
       break;
   }
 
+  if (!options.response_headers.empty()) {
+    CopyResponseMetadata((*stream)->ResponseMetadata(),
+                         options.response_headers, response);
+  }
   auto writer = std::make_shared<SseResponseWriter>(
       *std::move(stream), std::move(first), std::move(final_status), options,
       started);

@@ -8,8 +8,8 @@
 // message, its end, or `open_wait`, whichever comes first, so that a stream
 // that fails at once gets a real HTTP status. After that the response is
 // `200 text/event-stream` (Cache-Control: no-cache, X-Accel-Buffering: no,
-// chunked, never compressed), written by an httplib chunked content provider
-// that pulls the stream:
+// the allowlisted response metadata, chunked, never compressed), written by an
+// httplib chunked content provider that pulls the stream:
 //   - every message is written as soon as it is produced (messages that are
 //     ready together go out as one chunk);
 //   - when nothing was written for `heartbeat`, a keep-alive comment ":" is;
@@ -34,6 +34,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -67,6 +69,10 @@ struct SseStreamOptions {
   // owned; may be null.
   RouteMetrics* metrics = nullptr;
   std::function<void(const StreamOutcome&)> on_finish;
+  // Lower-case keys of the stream's ResponseMetadata() copied, when present,
+  // to the response headers as they are committed (after the first message,
+  // the end, or open_wait). Metadata that arrives later cannot be copied.
+  std::vector<std::string> response_headers;
 };
 
 // Opens a stream with `factory` and serves it as the response to `request`.

@@ -21,9 +21,8 @@
 #include "gateway/connection_threads.h"
 #include "gateway/http_server.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/sse_conformance.h"
 #include "tests/sse_test_client.h"
 
 namespace sse_gateway {
@@ -185,45 +184,26 @@ class EventStreamResponseTest : public ::testing::Test {
       std::make_shared<ScriptedStream::Shared>();
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The shared conformance file's last_event_id cases: what the client sends
 // (no header, empty, a value) is exactly what the stream factory receives.
 TEST_F(EventStreamResponseTest, LastEventIdConformanceCases) {
-  std::string json = ReadFile("../shared/conformance/sse_framing_cases.json");
-  ASSERT_FALSE(json.empty()) << "cannot read the shared conformance file";
-  google::protobuf::Struct root;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &root).ok());
-  const auto& cases = root.fields().at("last_event_id").list_value().values();
-  ASSERT_GE(cases.size(), 3);
+  absl::StatusOr<SseConformanceCases> loaded = LoadSseConformanceCases();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const std::vector<LastEventIdCase>& cases = loaded->last_event_id;
+  ASSERT_GE(cases.size(), 3u);
   steps_ = {End(absl::OkStatus())};
-  for (const google::protobuf::Value& c : cases) {
-    const auto& fields = c.struct_value().fields();
+  for (const LastEventIdCase& c : cases) {
     httplib::Headers headers;
-    bool has_header = fields.at("header").has_string_value();
-    if (has_header) {
-      headers.emplace("Last-Event-ID", fields.at("header").string_value());
-    }
-    SCOPED_TRACE(has_header ? "\"" + fields.at("header").string_value() + "\""
-                            : "no header");
+    if (c.header.has_value()) headers.emplace("Last-Event-ID", *c.header);
+    SCOPED_TRACE(c.header.has_value() ? "\"" + *c.header + "\"" : "no header");
     SseResponse response = Get(headers);
     EXPECT_EQ(response.status, 200);
     absl::MutexLock lock(&mu_);
     ASSERT_FALSE(received_ids_.empty());
-    std::optional<std::string> received = received_ids_.back();
-    if (fields.at("stream_receives").has_string_value()) {
-      EXPECT_EQ(received, fields.at("stream_receives").string_value());
-    } else {
-      EXPECT_EQ(received, std::nullopt);
-    }
+    EXPECT_EQ(received_ids_.back(), c.stream_receives);
   }
   absl::MutexLock lock(&mu_);
-  EXPECT_EQ(received_ids_.size(), static_cast<size_t>(cases.size()));
+  EXPECT_EQ(received_ids_.size(), cases.size());
 }
 
 TEST_F(EventStreamResponseTest, FramesEveryMessageThenTheEndEvent) {

@@ -45,15 +45,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   if (!schema.ok()) {
     return ConfigError(config, "descriptor_sets", schema.status());
   }
-  // Bound what one call may buffer ahead of a slow consumer: no BDP-driven
-  // window growth, a 64 KiB HTTP/2 stream window.
-  grpc::ChannelArguments channel_args;
-  channel_args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  channel_args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      config.backend, grpc::InsecureChannelCredentials(), channel_args);
+  absl::StatusOr<std::vector<std::unique_ptr<BackendPool>>> backends =
+      CreateBackendPools(config);
+  if (!backends.ok()) return backends.status();
   std::unique_ptr<Gateway> gateway(
-      new Gateway(config, *std::move(schema), std::move(channel)));
+      new Gateway(config, *std::move(schema), *std::move(backends)));
 
   if (config.access_log == "stderr") {
     gateway->access_log_ = std::make_unique<AccessLog>(stderr);
@@ -75,10 +71,20 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     if (!page.ok()) return ConfigError(config, "index_page", page.status());
     gateway->index_page_ = *std::move(page);
   }
+  if (config.cors.has_value()) {
+    gateway->cors_.emplace(*config.cors, config.forward_headers,
+                           config.response_headers);
+  }
   for (size_t i = 0; i < config.routes.size(); ++i) {
     const RouteConfig& route = config.routes[i];
+    absl::StatusOr<const BackendPool*> backend =
+        FindBackend(gateway->backends_, route.backend);
+    if (!backend.ok()) {
+      return ConfigError(config, absl::StrCat("routes[", i, "].backend"),
+                         backend.status());
+    }
     absl::StatusOr<std::unique_ptr<StreamMethod>> method = StreamMethod::Create(
-        gateway->schema_.get(), gateway->channel_, route.upstream);
+        gateway->schema_.get(), (*backend)->channels(), route.upstream);
     if (!method.ok()) {
       // StreamMethod's messages start with the option name ("method: ...").
       return absl::Status(method.status().code(),
@@ -95,6 +101,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     options.max_streams = route.max_streams;
     options.global_limiter = &gateway->global_limiter_;
     Gateway* self = gateway.get();
+    options.forwarding =
+        MetadataForwarding(config.forward_headers, config.token_query_param);
+    options.sse.response_headers = config.response_headers;
     options.on_finish = [self](const StreamRequestInfo& info,
                                const StreamOutcome& outcome) {
       self->LogStream(info, outcome);
@@ -107,10 +116,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
 }
 
 Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
-                 std::shared_ptr<grpc::Channel> channel)
+                 std::vector<std::unique_ptr<BackendPool>> backends)
     : config_(std::move(config)),
       schema_(std::move(schema)),
-      channel_(std::move(channel)),
+      backends_(std::move(backends)),
       global_limiter_(config_.max_streams),
       metrics_([this] {
         std::vector<std::string> paths;
@@ -157,27 +166,18 @@ void Gateway::LogStream(const StreamRequestInfo& info,
 }
 
 void Gateway::ServeReadiness(httplib::Response& response) {
-  // Idle or connecting: give the channel up to a second to get connected.
-  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
-  const auto deadline =
-      std::chrono::system_clock::now() + std::chrono::seconds(1);
-  while (state == GRPC_CHANNEL_IDLE || state == GRPC_CHANNEL_CONNECTING) {
-    if (!channel_->WaitForStateChange(state, deadline)) break;
-    state = channel_->GetState(/*try_to_connect=*/true);
-  }
+  const BackendReadiness backends =
+      CheckBackendReadiness(backends_, absl::Now() + absl::Seconds(1));
   const bool draining = draining_.load();
-  const bool ready = !draining && state == GRPC_CHANNEL_READY;
-  static constexpr const char* kStateNames[] = {
-      "idle", "connecting", "ready", "transient_failure", "shutdown"};
-  const char* state_name =
-      state >= 0 && state <= GRPC_CHANNEL_SHUTDOWN ? kStateNames[state] : "?";
+  const bool ready = !draining && backends.all_ready;
   response.status = ready ? 200 : 503;
   response.set_header("Cache-Control", "no-store");
   response.set_content(
       absl::StrCat("{\"ready\":", ready ? "true" : "false",
                    ",\"draining\":", draining ? "true" : "false",
-                   ",\"backend\":", JsonQuote(config_.backend),
-                   ",\"backend_state\":\"", state_name, "\"}"),
+                   ",\"backend\":", JsonQuote(backends_[0]->config().address),
+                   ",\"backend_state\":\"", backends.first_not_ready_state,
+                   "\",\"backends\":", backends.json, "}"),
       "application/json");
 }
 
@@ -229,6 +229,13 @@ void Gateway::Stop() {
 
 void Gateway::Dispatch(const httplib::Request& request,
                        httplib::Response& response) {
+  if (cors_.has_value()) {
+    if (CorsPolicy::IsPreflight(request) && routes_.contains(request.path)) {
+      cors_->ServePreflight(request, response);
+      return;
+    }
+    cors_->AddResponseHeaders(request, response);
+  }
   if (request.method == "GET" || request.method == "HEAD") {
     if (request.path == kHealthzPath) {
       response.set_header("Cache-Control", "no-store");

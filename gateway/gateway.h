@@ -10,9 +10,11 @@
 //
 // Requests: GET on a route path streams (StreamRoute); GET / serves the index
 // page when configured; GET /healthz (process alive), /readyz (config loaded,
-// backend connectable, not draining) and /metrics (Prometheus text) are the
+// every channel of every backend connectable, not draining) and /metrics (Prometheus text) are the
 // operations endpoints; another method on a known path is 405 with
-// `Allow: GET`; any other path is 404. Error bodies are JSON
+// `Allow: GET` (except a CORS preflight on a route path when `cors` is
+// configured: see CorsPolicy, which also adds CORS headers to every
+// response); any other path is 404. Error bodies are JSON
 // {"code": <gRPC code>, "message": "..."}. Every finished stream request
 // writes one access-log line (config key access_log).
 //
@@ -39,7 +41,9 @@
 #include "absl/synchronization/mutex.h"
 #include "core/schema.h"
 #include "gateway/access_log.h"
+#include "gateway/backend_pool.h"
 #include "gateway/config.h"
+#include "gateway/cors.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
 #include "gateway/stream_limiter.h"
@@ -79,13 +83,13 @@ class Gateway {
 
  private:
   Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
-          std::shared_ptr<grpc::Channel> channel);
+          std::vector<std::unique_ptr<BackendPool>> backends);
 
   // httplib's pre-routing handler: every request is dispatched here.
   void Dispatch(const httplib::Request& request, httplib::Response& response);
 
-  // GET /readyz: 200 when not draining and the backend channel is connected
-  // or connects within a second; 503 otherwise.
+  // GET /readyz: 200 when not draining and every channel of every backend is
+  // connected or connects within a second; 503 otherwise.
   void ServeReadiness(httplib::Response& response);
 
   // Counts a finished stream request in the access log.
@@ -93,8 +97,9 @@ class Gateway {
 
   const GatewayConfig config_;
   const std::unique_ptr<Schema> schema_;
-  const std::shared_ptr<grpc::Channel> channel_;
+  const std::vector<std::unique_ptr<BackendPool>> backends_;
   std::optional<std::string> index_page_;
+  std::optional<CorsPolicy> cors_;  // None: no CORS headers.
   std::atomic<bool> draining_{false};
   StreamLimiter global_limiter_;
   Metrics metrics_;

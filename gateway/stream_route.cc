@@ -50,6 +50,12 @@ void StreamRoute::Handle(const httplib::Request& request,
     WriteErrorResponse(params.status(), response);
     return;
   }
+  absl::StatusOr<std::optional<std::string>> token =
+      options_.forwarding.TakeToken(&*params);
+  if (!token.ok()) {
+    WriteErrorResponse(token.status(), response);
+    return;
+  }
   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> upstream_request =
       method_->BuildRequest(*params);
   if (!upstream_request.ok()) {
@@ -65,6 +71,12 @@ void StreamRoute::Handle(const httplib::Request& request,
       return;
     }
     timeout = *parsed;
+  }
+  absl::StatusOr<Metadata> metadata =
+      options_.forwarding.Build(request.headers, request.remote_addr, *token);
+  if (!metadata.ok()) {
+    WriteErrorResponse(metadata.status(), response);
+    return;
   }
 
   StreamRequestInfo info;
@@ -106,7 +118,7 @@ void StreamRoute::Handle(const httplib::Request& request,
   ServeEventStream(
       request,
       [&](const std::optional<std::string>& last_event_id) {
-        return method_->Open(built, last_event_id, {}, timeout);
+        return method_->Open(built, last_event_id, *metadata, timeout);
       },
       sse, response);
 }

@@ -2,9 +2,10 @@
 // server-streaming gRPC call and its responses into an SSE response.
 //
 // Per request, in order:
-//   1. Query parameters become request fields and a `Grpc-Timeout` header
-//      becomes the call's deadline; bad input is a 400 and no upstream call
-//      is made.
+//   1. Query parameters become request fields (except the token parameter,
+//      which becomes `authorization` metadata), forwarded headers become
+//      metadata (MetadataForwarding) and a `Grpc-Timeout` header becomes the
+//      call's deadline; bad input is a 400 and no upstream call is made.
 //   2. A stream slot is taken from the route's and the gateway's limiters;
 //      when either is full the answer is an immediate 503 with Retry-After.
 //   3. ServeEventStream opens the stream with the client's Last-Event-ID
@@ -23,6 +24,7 @@
 
 #include "core/stream_method.h"
 #include "gateway/event_stream_response.h"
+#include "gateway/metadata_forwarding.h"
 #include "gateway/stream_limiter.h"
 #include "gateway/stream_outcome.h"
 #include "httplib.h"
@@ -48,6 +50,9 @@ struct StreamRouteOptions {
   StreamLimiter* global_limiter = nullptr;
   // Called once per request that reached step 2, when it is over.
   StreamFinishedCallback on_finish;
+  // Which request headers (and token query parameter) become upstream
+  // metadata.
+  MetadataForwarding forwarding;
 };
 
 class StreamRoute {

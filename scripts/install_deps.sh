@@ -13,6 +13,7 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   libyaml-cpp-dev
   libgtest-dev libgmock-dev
+  openssl                # tests make throwaway TLS certificates
   prometheus             # ships /usr/bin/promtool, used by //gateway:metrics_test
   curl ca-certificates
 )

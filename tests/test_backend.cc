@@ -64,6 +64,16 @@ class StreamReactor final : public grpc::ServerWriteReactor<StreamResponse> {
   StreamReactor(TestBackend::State* state, grpc::CallbackServerContext* context,
                 const StreamRequest& request)
       : state_(state), request_(request), metadata_(CopyMetadata(*context)) {
+    // Sent with the first write (or the final status).
+    for (const auto& [key, value] : request.initial_metadata()) {
+      context->AddInitialMetadata(key, value);
+    }
+    for (const std::string& entry : request.initial_metadata_entries()) {
+      size_t equals = entry.find('=');
+      if (equals == std::string::npos) continue;
+      context->AddInitialMetadata(entry.substr(0, equals),
+                                  entry.substr(equals + 1));
+    }
     absl::MutexLock lock(&state_->mu);
     index_ = state_->calls.size();
     TestBackend::ObservedCall call;
@@ -222,12 +232,29 @@ class TestBackend::Service final
 
 TestBackend::TestBackend() : state_(std::make_unique<State>()) {}
 
-std::unique_ptr<TestBackend> TestBackend::Start() {
+std::unique_ptr<TestBackend> TestBackend::Start() { return Start(Options()); }
+
+std::unique_ptr<TestBackend> TestBackend::Start(const Options& options) {
   std::unique_ptr<TestBackend> backend(new TestBackend());
   backend->service_ = std::make_unique<Service>(backend->state_.get());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &backend->port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (!options.tls_cert_chain.empty()) {
+    grpc::SslServerCredentialsOptions ssl(
+        options.tls_client_ca.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = options.tls_client_ca;
+    ssl.pem_key_cert_pairs.push_back(
+        {options.tls_private_key, options.tls_cert_chain});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  if (options.max_concurrent_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               options.max_concurrent_streams);
+  }
+  builder.AddListeningPort("127.0.0.1:0", credentials, &backend->port_);
   builder.RegisterService(backend->service_.get());
   backend->server_ = builder.BuildAndStart();
   if (backend->server_ == nullptr || backend->port_ == 0) {

@@ -4,7 +4,8 @@
 // Stream call it sends `count` StreamResponses (seq = after_seq + 1,
 // after_seq + 2, ...; key = key_prefix + seq; big = echo.a_int64; color =
 // echo.color; the received "last-event-id" metadata and the request echoed
-// back), waiting `interval_ms` between two messages; then it finishes with
+// back), waiting `interval_ms` between two messages, with `initial_metadata`
+// and `initial_metadata_entries` ("key=value") as its initial metadata; then it finishes with
 // Status(fail_code, fail_message), or, when `hold_open` is set, waits until
 // the call is cancelled. Unary answers like the first message of a stream.
 //
@@ -49,6 +50,19 @@ class TestBackend {
 
   // Starts the server; aborts the test program if it cannot.
   static std::unique_ptr<TestBackend> Start();
+
+  struct Options {
+    // PEM server certificate chain and key: serve TLS instead of plaintext.
+    std::string tls_cert_chain;
+    std::string tls_private_key;
+    // With TLS: PEM roots that client certificates must chain to; when set,
+    // a client certificate is required and verified (mTLS).
+    std::string tls_client_ca;
+    // GRPC_ARG_MAX_CONCURRENT_STREAMS per HTTP/2 connection; 0: gRPC's
+    // default (no limit).
+    int max_concurrent_streams = 0;
+  };
+  static std::unique_ptr<TestBackend> Start(const Options& options);
 
   TestBackend(const TestBackend&) = delete;
   TestBackend& operator=(const TestBackend&) = delete;
