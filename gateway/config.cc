@@ -390,6 +390,24 @@ absl::Status ParseBackends(const ConfigReader& reader, const YAML::Node& root,
 }
 
 // Every route names a known backend, and names one when there are several.
+// routes_from_annotations: bool; needs a single backend (the annotated
+// methods are served by it).
+absl::Status ParseAnnotationRouting(const ConfigReader& reader,
+                                    const YAML::Node& root,
+                                    GatewayConfig* config) {
+  if (!root["routes_from_annotations"]) return absl::OkStatus();
+  absl::StatusOr<bool> enabled =
+      reader.Bool(root["routes_from_annotations"], "routes_from_annotations");
+  if (!enabled.ok()) return enabled.status();
+  config->routes_from_annotations = *enabled;
+  if (*enabled && EffectiveBackends(*config).size() != 1) {
+    return reader.Error("routes_from_annotations",
+                        "needs exactly one backend (annotated methods have no "
+                        "backend name)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckRouteBackends(const ConfigReader& reader,
                                 const GatewayConfig& config) {
   std::vector<BackendConfig> backends = EffectiveBackends(config);
@@ -553,15 +571,12 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
        "index_page", "open_wait_ms",
        "heartbeat_ms", "write_timeout_ms", "max_streams", "drain_timeout_ms",
        "access_log", "routes", "forward_headers", "token_query_param",
-       "response_headers", "cors"});
+       "response_headers", "cors", "routes_from_annotations"});
   if (!status.ok()) return status;
 
   GatewayConfig config;
   config.file = file;
-  for (const char* required :
-       {"listen", "descriptor_sets", "routes"}) {
-    if (!root[required]) return reader.Error(required, "is required");
-  }
+  if (!root["listen"]) return reader.Error("listen", "is required");
 
   absl::StatusOr<std::string> listen = reader.String(root["listen"], "listen");
   if (!listen.ok()) return listen.status();
@@ -572,12 +587,14 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   status = ParseBackends(reader, root, base_dir, &config);
   if (!status.ok()) return status;
 
+  // Without descriptor sets the schema comes from server reflection.
   const YAML::Node& sets = root["descriptor_sets"];
-  if (!sets.IsSequence() || sets.size() == 0) {
+  if (sets && (!sets.IsSequence() || sets.size() == 0)) {
     return reader.Error("descriptor_sets",
-                        "must be a non-empty list of FileDescriptorSet files");
+                        "must be a non-empty list of FileDescriptorSet files "
+                        "(leave it out to use server reflection)");
   }
-  for (size_t i = 0; i < sets.size(); ++i) {
+  for (size_t i = 0; sets && i < sets.size(); ++i) {
     std::string key = absl::StrCat("descriptor_sets[", i, "]");
     absl::StatusOr<std::string> path = reader.String(sets[i], key);
     if (!path.ok()) return path.status();
@@ -638,12 +655,19 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   status = ParseCredentialsConfig(reader, root, &config);
   if (!status.ok()) return status;
 
+  status = ParseAnnotationRouting(reader, root, &config);
+  if (!status.ok()) return status;
+
   const YAML::Node& routes = root["routes"];
-  if (!routes.IsSequence() || routes.size() == 0) {
+  if (!routes && !config.routes_from_annotations) {
+    return reader.Error("routes", "is required (unless routes_from_annotations)");
+  }
+  if (routes && (!routes.IsSequence() ||
+                 (routes.size() == 0 && !config.routes_from_annotations))) {
     return reader.Error("routes", "must be a non-empty list of routes");
   }
   absl::flat_hash_map<std::string, size_t> seen_paths;
-  for (size_t i = 0; i < routes.size(); ++i) {
+  for (size_t i = 0; routes && i < routes.size(); ++i) {
     std::string key = absl::StrCat("routes[", i, "]");
     absl::StatusOr<RouteConfig> route = ParseRoute(reader, routes[i], key);
     if (!route.ok()) return route.status();

@@ -105,6 +105,9 @@ struct GatewayConfig {
   std::optional<std::string> token_query_param;
   std::vector<std::string> response_headers;
   std::optional<CorsConfig> cors;
+  // Every server-streaming method with a google.api.http `get:` rule becomes
+  // a route (path template, default options); explicit routes win.
+  bool routes_from_annotations = false;
   std::vector<RouteConfig> routes;
 };
 

@@ -129,8 +129,6 @@ TEST(ConfigTest, RequiredKeys) {
               HasSubstr("gw.yaml: listen: is required"));
   EXPECT_THAT(ErrorAfter("backend: 127.0.0.1:50051\n", ""),
               HasSubstr("gw.yaml: backend: is required"));
-  EXPECT_THAT(ErrorAfter("descriptor_sets: [demo.pb, /abs/other.pb]\n", ""),
-              HasSubstr("gw.yaml: descriptor_sets: is required"));
   EXPECT_THAT(ErrorAfter("  - path: /v1/other\n", "  - event: x\n"),
               HasSubstr("gw.yaml: routes[1].path: is required"));
   EXPECT_THAT(ErrorAfter("/v1/other\n    method: demo.v1.Ticker/Watch\n",
@@ -393,18 +391,16 @@ TEST(ConfigTest, ParsesBackends) {
 
 TEST(ConfigTest, BackendsErrors) {
   const std::string base = kBackendsConfig;
-  EXPECT_THAT(
-      ErrorIn(base, "listen:", "backend: 127.0.0.1:1\nlisten:"),
-      HasSubstr("gw.yaml: backends: give either backend or backends"));
+  EXPECT_THAT(ErrorIn(base, "listen:", "backend: 127.0.0.1:1\nlisten:"),
+              HasSubstr("gw.yaml: backends: give either backend or backends"));
   EXPECT_THAT(ErrorIn(base, "backends:", "other:"),
               HasSubstr("gw.yaml: other: unknown key"));
   EXPECT_THAT(ErrorIn(base, "listen:", "backend_tls: {}\nlisten:"),
               HasSubstr("gw.yaml: backend_tls: goes with backend"));
   EXPECT_THAT(ErrorIn(kGoodConfig, "backend: 127.0.0.1:50051\n", ""),
               HasSubstr("gw.yaml: backend: is required (or backends)"));
-  EXPECT_THAT(
-      ErrorIn(kGoodConfig, "backend: 127.0.0.1:50051", "backends: []"),
-      HasSubstr("gw.yaml: backends: must be a non-empty list"));
+  EXPECT_THAT(ErrorIn(kGoodConfig, "backend: 127.0.0.1:50051", "backends: []"),
+              HasSubstr("gw.yaml: backends: must be a non-empty list"));
   EXPECT_THAT(ErrorIn(base, "  - name: news\n", "  - nick: news\n"),
               HasSubstr("gw.yaml: backends[1].nick: unknown key"));
   EXPECT_THAT(ErrorIn(base, "  - name: news\n", "  - channels: 1\n"),
@@ -507,9 +503,9 @@ cors:
 }
 
 TEST(ConfigTest, ForwardHeadersErrors) {
-  for (const char* hop : {"Connection", "keep-alive", "proxy-connection", "te",
-                          "trailer", "transfer-encoding", "upgrade", "host",
-                          "content-length"}) {
+  for (const char* hop :
+       {"Connection", "keep-alive", "proxy-connection", "te", "trailer",
+        "transfer-encoding", "upgrade", "host", "content-length"}) {
     EXPECT_THAT(
         CredentialsError(absl::StrCat("forward_headers: [x-a, ", hop, "]\n")),
         HasSubstr("gw.yaml: forward_headers[1]: \""))
@@ -564,9 +560,8 @@ TEST(ConfigTest, CorsErrors) {
   EXPECT_THAT(CredentialsError("cors: {allowed_origins: ['*'], origins: 1}\n"),
               HasSubstr("gw.yaml: cors.origins: unknown key"));
   EXPECT_THAT(
-      CredentialsError(
-          "cors: {allowed_origins: [https://a.test, '*'], "
-          "allow_credentials: true}\n"),
+      CredentialsError("cors: {allowed_origins: [https://a.test, '*'], "
+                       "allow_credentials: true}\n"),
       HasSubstr("gw.yaml: cors.allowed_origins[1]: \"*\" cannot be used with "
                 "allow_credentials: true"));
   EXPECT_THAT(
@@ -582,6 +577,46 @@ TEST(ConfigTest, CorsErrors) {
   EXPECT_THAT(
       CredentialsError("cors: {allowed_origins: ['*'], max_age_s: -1}\n"),
       HasSubstr("gw.yaml: cors.max_age_s: must not be negative"));
+}
+
+TEST(ConfigTest, WithoutDescriptorSetsTheSchemaComesFromReflection) {
+  absl::StatusOr<GatewayConfig> config = Parse(
+      "listen: 127.0.0.1:0\nbackend: b:1\n"
+      "routes: [{path: /s, method: p.S/M}]\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->descriptor_sets.empty());
+}
+
+TEST(ConfigTest, RoutesFromAnnotations) {
+  absl::StatusOr<GatewayConfig> config = Parse(
+      "listen: 127.0.0.1:0\nbackend: b:1\nroutes_from_annotations: true\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->routes_from_annotations);
+  EXPECT_TRUE(config->routes.empty());
+  config = Parse(
+      "listen: 127.0.0.1:0\nbackend: b:1\nroutes_from_annotations: true\n"
+      "routes: []\n");
+  EXPECT_TRUE(config.ok()) << config.status();
+
+  config = Parse("listen: 127.0.0.1:0\nbackend: b:1\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("gw.yaml: routes: is required (unless "
+                        "routes_from_annotations)"));
+  config = Parse(
+      "listen: 127.0.0.1:0\nbackend: b:1\nroutes_from_annotations: yes "
+      "please\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(
+      config.status().message(),
+      HasSubstr("gw.yaml: routes_from_annotations: must be true or false"));
+  config = Parse(
+      "listen: 127.0.0.1:0\nroutes_from_annotations: true\n"
+      "backends: [{name: a, address: 'a:1'}, {name: b, address: 'b:1'}]\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("gw.yaml: routes_from_annotations: needs exactly one "
+                        "backend"));
 }
 
 }  // namespace

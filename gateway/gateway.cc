@@ -2,16 +2,20 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/reflection_client.h"
+#include "gateway/annotated_routes.h"
 #include "gateway/connection_threads.h"
 #include "gateway/event_stream_response.h"
 #include "gateway/http_status.h"
@@ -21,6 +25,9 @@
 
 namespace sse_gateway {
 namespace {
+
+// How long start-up may spend reading a backend's schema by reflection.
+constexpr absl::Duration kReflectionTimeout = absl::Seconds(10);
 
 absl::Status ConfigError(const GatewayConfig& config, absl::string_view key,
                          const absl::Status& status) {
@@ -36,20 +43,81 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
+// The schema from the descriptor sets, or else from every backend's server
+// reflection (files merged by name).
+absl::StatusOr<std::unique_ptr<Schema>> LoadSchema(
+    const GatewayConfig& config,
+    const std::vector<std::unique_ptr<BackendPool>>& backends) {
+  if (!config.descriptor_sets.empty()) {
+    return Schema::LoadDescriptorSetFiles(config.descriptor_sets);
+  }
+  google::protobuf::FileDescriptorSet merged;
+  std::set<std::string> names;
+  for (const std::unique_ptr<BackendPool>& backend : backends) {
+    absl::StatusOr<google::protobuf::FileDescriptorSet> set =
+        FetchSchemaByReflection(backend->channels().front(),
+                                kReflectionTimeout);
+    if (!set.ok()) {
+      return absl::Status(
+          set.status().code(),
+          absl::StrCat("none given, and backend \"", backend->config().name,
+                       "\" (", backend->config().address,
+                       "): ", set.status().message()));
+    }
+    for (google::protobuf::FileDescriptorProto& file : *set->mutable_file()) {
+      if (names.insert(file.name()).second)
+        *merged.add_file() = std::move(file);
+    }
+  }
+  return Schema::FromDescriptorSet(merged);
+}
+
+// The routes the schema's google.api.http annotations declare, as route
+// configs with default options, for the methods no explicit route serves.
+std::vector<RouteConfig> AnnotatedRouteConfigs(const GatewayConfig& config,
+                                               const Schema& schema) {
+  std::set<std::string> explicit_methods;
+  for (const RouteConfig& route : config.routes) {
+    absl::StatusOr<const google::protobuf::MethodDescriptor*> method =
+        schema.FindServerStreamingMethod(route.upstream.method);
+    if (method.ok()) explicit_methods.insert((*method)->full_name());
+  }
+  std::vector<RouteConfig> routes;
+  for (const AnnotatedRoute& annotated : FindAnnotatedStreamRoutes(schema)) {
+    if (explicit_methods.count(annotated.method->full_name()) > 0) continue;
+    RouteConfig route;
+    route.path = annotated.path_template;
+    route.upstream.method = annotated.method_name;
+    routes.push_back(std::move(route));
+  }
+  return routes;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     const GatewayConfig& config) {
-  absl::StatusOr<std::unique_ptr<Schema>> schema =
-      Schema::LoadDescriptorSetFiles(config.descriptor_sets);
-  if (!schema.ok()) {
-    return ConfigError(config, "descriptor_sets", schema.status());
-  }
   absl::StatusOr<std::vector<std::unique_ptr<BackendPool>>> backends =
       CreateBackendPools(config);
   if (!backends.ok()) return backends.status();
-  std::unique_ptr<Gateway> gateway(
-      new Gateway(config, *std::move(schema), *std::move(backends)));
+  absl::StatusOr<std::unique_ptr<Schema>> schema =
+      LoadSchema(config, *backends);
+  if (!schema.ok()) {
+    return ConfigError(config, "descriptor_sets", schema.status());
+  }
+  // Explicit routes first, then those from annotations (path templates).
+  std::vector<RouteConfig> routes = config.routes;
+  const size_t explicit_routes = routes.size();
+  if (config.routes_from_annotations) {
+    std::vector<RouteConfig> annotated =
+        AnnotatedRouteConfigs(config, **schema);
+    routes.insert(routes.end(), annotated.begin(), annotated.end());
+  }
+  std::vector<std::string> route_names;
+  for (const RouteConfig& route : routes) route_names.push_back(route.path);
+  std::unique_ptr<Gateway> gateway(new Gateway(config, *std::move(schema),
+                                               *std::move(backends),
+                                               std::move(route_names)));
 
   if (config.access_log == "stderr") {
     gateway->access_log_ = std::make_unique<AccessLog>(stderr);
@@ -75,21 +143,32 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     gateway->cors_.emplace(*config.cors, config.forward_headers,
                            config.response_headers);
   }
-  for (size_t i = 0; i < config.routes.size(); ++i) {
-    const RouteConfig& route = config.routes[i];
+  for (size_t i = 0; i < routes.size(); ++i) {
+    const RouteConfig& route = routes[i];
+    // Where an error points: the route's key, or the annotation.
+    const std::string key =
+        i < explicit_routes
+            ? absl::StrCat("routes[", i, "]")
+            : absl::StrCat("routes_from_annotations (", route.upstream.method,
+                           " at ", route.path, ")");
     absl::StatusOr<const BackendPool*> backend =
         FindBackend(gateway->backends_, route.backend);
     if (!backend.ok()) {
-      return ConfigError(config, absl::StrCat("routes[", i, "].backend"),
-                         backend.status());
+      return ConfigError(config, key + ".backend", backend.status());
     }
     absl::StatusOr<std::unique_ptr<StreamMethod>> method = StreamMethod::Create(
         gateway->schema_.get(), (*backend)->channels(), route.upstream);
     if (!method.ok()) {
       // StreamMethod's messages start with the option name ("method: ...").
-      return absl::Status(method.status().code(),
-                          absl::StrCat(config.file, ": routes[", i, "].",
-                                       method.status().message()));
+      return absl::Status(
+          method.status().code(),
+          absl::StrCat(config.file, ": ", key, ".", method.status().message()));
+    }
+    std::optional<PathTemplate> path_template;
+    if (i >= explicit_routes) {
+      absl::StatusOr<PathTemplate> parsed = PathTemplate::Parse(route.path);
+      if (!parsed.ok()) return ConfigError(config, key, parsed.status());
+      path_template = *std::move(parsed);
     }
     StreamRouteOptions options;
     options.sse.open_wait = config.open_wait;
@@ -108,26 +187,31 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
                                const StreamOutcome& outcome) {
       self->LogStream(info, outcome);
     };
-    gateway->routes_.emplace(
-        route.path, std::make_unique<StreamRoute>(
-                        route.path, *std::move(method), std::move(options)));
+    auto stream_route = std::make_unique<StreamRoute>(
+        route.path, *std::move(method), std::move(options));
+    if (path_template.has_value()) {
+      gateway->template_routes_.emplace_back(*std::move(path_template),
+                                             std::move(stream_route));
+    } else {
+      gateway->routes_.emplace(route.path, std::move(stream_route));
+    }
   }
+  std::stable_sort(gateway->template_routes_.begin(),
+                   gateway->template_routes_.end(),
+                   [](const auto& a, const auto& b) {
+                     return a.first.literal_prefix() > b.first.literal_prefix();
+                   });
   return gateway;
 }
 
 Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
-                 std::vector<std::unique_ptr<BackendPool>> backends)
+                 std::vector<std::unique_ptr<BackendPool>> backends,
+                 std::vector<std::string> route_names)
     : config_(std::move(config)),
       schema_(std::move(schema)),
       backends_(std::move(backends)),
       global_limiter_(config_.max_streams),
-      metrics_([this] {
-        std::vector<std::string> paths;
-        for (const RouteConfig& route : config_.routes) {
-          paths.push_back(route.path);
-        }
-        return paths;
-      }()) {
+      metrics_(std::move(route_names)) {
   server_.new_task_queue = [] { return new ConnectionThreads(); };
   server_.set_socket_options([this](int socket) {
     int yes = 1;
@@ -230,7 +314,12 @@ void Gateway::Stop() {
 void Gateway::Dispatch(const httplib::Request& request,
                        httplib::Response& response) {
   if (cors_.has_value()) {
-    if (CorsPolicy::IsPreflight(request) && routes_.contains(request.path)) {
+    if (CorsPolicy::IsPreflight(request) &&
+        (routes_.contains(request.path) ||
+         std::any_of(template_routes_.begin(), template_routes_.end(),
+                     [&](const auto& entry) {
+                       return entry.first.Match(request.path).has_value();
+                     }))) {
       cors_->ServePreflight(request, response);
       return;
     }
@@ -256,6 +345,22 @@ void Gateway::Dispatch(const httplib::Request& request,
   auto route = routes_.find(request.path);
   bool is_index = request.path == "/" && index_page_.has_value();
   if (route == routes_.end() && !is_index) {
+    for (const auto& [path_template, template_route] : template_routes_) {
+      std::optional<PathTemplate::Bindings> bindings =
+          path_template.Match(request.path);
+      if (!bindings.has_value()) continue;
+      if (request.method != "GET") {
+        response.set_header("Allow", "GET");
+        WriteErrorResponse(absl::UnimplementedError(absl::StrCat(
+                               "method ", request.method, " is not allowed on ",
+                               request.path)),
+                           response);
+        response.status = 405;
+        return;
+      }
+      template_route->Handle(request, response, *bindings);
+      return;
+    }
     WriteErrorResponse(
         absl::NotFoundError(absl::StrCat("no route for ", request.path)),
         response);

@@ -10,10 +10,10 @@
 //
 // Requests: GET on a route path streams (StreamRoute); GET / serves the index
 // page when configured; GET /healthz (process alive), /readyz (config loaded,
-// every channel of every backend connectable, not draining) and /metrics (Prometheus text) are the
-// operations endpoints; another method on a known path is 405 with
-// `Allow: GET` (except a CORS preflight on a route path when `cors` is
-// configured: see CorsPolicy, which also adds CORS headers to every
+// every channel of every backend connectable, not draining) and /metrics
+// (Prometheus text) are the operations endpoints; another method on a known
+// path is 405 with `Allow: GET` (except a CORS preflight on a route path when
+// `cors` is configured: see CorsPolicy, which also adds CORS headers to every
 // response); any other path is 404. Error bodies are JSON
 // {"code": <gRPC code>, "message": "..."}. Every finished stream request
 // writes one access-log line (config key access_log).
@@ -46,6 +46,7 @@
 #include "gateway/cors.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
+#include "gateway/path_template.h"
 #include "gateway/stream_limiter.h"
 #include "gateway/stream_route.h"
 #include "grpcpp/channel.h"
@@ -82,8 +83,10 @@ class Gateway {
   void Stop();
 
  private:
+  // `route_names` label the metrics: route paths and path templates.
   Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
-          std::vector<std::unique_ptr<BackendPool>> backends);
+          std::vector<std::unique_ptr<BackendPool>> backends,
+          std::vector<std::string> route_names);
 
   // httplib's pre-routing handler: every request is dispatched here.
   void Dispatch(const httplib::Request& request, httplib::Response& response);
@@ -106,6 +109,10 @@ class Gateway {
   FILE* access_log_file_ = nullptr;  // Owned when it is a file of ours.
   std::unique_ptr<AccessLog> access_log_;
   absl::flat_hash_map<std::string, std::unique_ptr<StreamRoute>> routes_;
+  // Routes with path templates (routes_from_annotations), most literal
+  // segments first; tried in order when no exact path matches.
+  std::vector<std::pair<PathTemplate, std::unique_ptr<StreamRoute>>>
+      template_routes_;
 
   HttpServer server_;
   int listen_socket_ = -1;

@@ -42,7 +42,8 @@ void StreamRoute::Reject(const StreamRequestInfo& info,
 }
 
 void StreamRoute::Handle(const httplib::Request& request,
-                         httplib::Response& response) const {
+                         httplib::Response& response,
+                         const QueryParams& path_bindings) const {
   // 1. Bad input is a 400 before any upstream call is made.
   absl::StatusOr<QueryParams> params =
       ParseQueryString(QueryOfTarget(request.target));
@@ -50,6 +51,7 @@ void StreamRoute::Handle(const httplib::Request& request,
     WriteErrorResponse(params.status(), response);
     return;
   }
+  params->insert(params->begin(), path_bindings.begin(), path_bindings.end());
   absl::StatusOr<std::optional<std::string>> token =
       options_.forwarding.TakeToken(&*params);
   if (!token.ok()) {

@@ -25,6 +25,7 @@
 #include "core/stream_method.h"
 #include "gateway/event_stream_response.h"
 #include "gateway/metadata_forwarding.h"
+#include "gateway/query_string.h"
 #include "gateway/stream_limiter.h"
 #include "gateway/stream_outcome.h"
 #include "httplib.h"
@@ -63,9 +64,11 @@ class StreamRoute {
   const std::string& path() const { return path_; }
   int64_t active_streams() const { return limiter_.active(); }
 
-  // Serves one GET request on this route.
-  void Handle(const httplib::Request& request,
-              httplib::Response& response) const;
+  // Serves one GET request on this route. `path_bindings` are request
+  // fields bound by the route's path template (applied before the query's;
+  // binding a singular field twice is a 400).
+  void Handle(const httplib::Request& request, httplib::Response& response,
+              const QueryParams& path_bindings = {}) const;
 
  private:
   // Answers 503 with Retry-After, and reports the refusal.
