@@ -2,37 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "gateway/utf8.h"
 
 namespace sse_gateway {
 namespace {
-
-// Length of the valid UTF-8 sequence starting at text[i] (>= 2 bytes), or 0
-// if the bytes there are not valid UTF-8 (overlong forms, surrogates and
-// values above U+10FFFF are invalid). text[i] must be >= 0x80.
-size_t Utf8MultiByteLength(absl::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
-  const uint8_t lead = byte(i);
-  size_t length;
-  uint32_t value;
-  uint32_t min;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, value = lead & 0x1F, min = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, value = lead & 0x0F, min = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, value = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    value = (value << 6) | (byte(i + k) & 0x3F);
-  }
-  if (value < min || value > 0x10FFFF) return 0;
-  if (value >= 0xD800 && value <= 0xDFFF) return 0;
-  return length;
-}
 
 bool IsControl(uint8_t byte) { return byte < 0x20 || byte == 0x7F; }
 
@@ -43,7 +16,7 @@ bool IsBare(absl::string_view value) {
   while (i < value.size()) {
     const uint8_t byte = static_cast<uint8_t>(value[i]);
     if (byte >= 0x80) {
-      const size_t length = Utf8MultiByteLength(value, i);
+      const size_t length = Utf8SequenceLength(value, i);
       if (length == 0) return false;
       i += length;
       continue;
@@ -72,7 +45,7 @@ std::string LogfmtValue(absl::string_view value) {
   while (i < value.size()) {
     const uint8_t byte = static_cast<uint8_t>(value[i]);
     if (byte >= 0x80) {
-      const size_t length = Utf8MultiByteLength(value, i);
+      const size_t length = Utf8SequenceLength(value, i);
       if (length == 0) {
         absl::StrAppendFormat(&quoted, "\\x%02x", byte);
         ++i;

@@ -4,40 +4,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gateway/query_string.h"
 
 namespace sse_gateway {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = absl::ascii_tolower(static_cast<unsigned char>(c));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Percent-decodes `text`; keeps "%2F" as is when `keep_slash`. nullopt on a
-// malformed escape.
-std::optional<std::string> Decode(absl::string_view text, bool keep_slash) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    int high = HexValue(text[i + 1]);
-    int low = HexValue(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    char c = static_cast<char>(high * 16 + low);
-    if (keep_slash && c == '/') {
-      out.append(text.data() + i, 3);
-    } else {
-      out.push_back(c);
-    }
-    i += 2;
-  }
-  return out;
-}
 
 bool IsIdentifier(absl::string_view text) {
   if (text.empty()) return false;
@@ -179,7 +149,8 @@ std::optional<PathTemplate::Bindings> PathTemplate::Match(
                                            parts.begin() + last);
     bool multi = last - first != 1;
     std::optional<std::string> value =
-        Decode(absl::StrJoin(matched, "/"), /*keep_slash=*/multi);
+        PercentDecode(absl::StrJoin(matched, "/"), /*plus_is_space=*/false,
+                      /*keep_escaped_slash=*/multi);
     if (!value.has_value()) return std::nullopt;
     bindings.emplace_back(variable.field_path, *std::move(value));
   }

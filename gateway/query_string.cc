@@ -16,30 +16,46 @@ int HexValue(char c) {
 }
 
 absl::StatusOr<std::string> Decode(absl::string_view text) {
+  std::optional<std::string> decoded =
+      PercentDecode(text, /*plus_is_space=*/true, /*keep_escaped_slash=*/false);
+  if (!decoded.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid percent-encoding in query parameter \"",
+                     absl::CHexEscape(text), "\""));
+  }
+  return *std::move(decoded);
+}
+
+}  // namespace
+
+std::optional<std::string> PercentDecode(absl::string_view text,
+                                         bool plus_is_space,
+                                         bool keep_escaped_slash) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    if (c == '+') {
+    if (c == '+' && plus_is_space) {
       out.push_back(' ');
-    } else if (c == '%') {
-      int high = i + 1 < text.size() ? HexValue(text[i + 1]) : -1;
-      int low = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
-      if (high < 0 || low < 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("invalid percent-encoding in query parameter \"",
-                         absl::CHexEscape(text), "\""));
-      }
-      out.push_back(static_cast<char>(high * 16 + low));
-      i += 2;
-    } else {
-      out.push_back(c);
+      continue;
     }
+    if (c != '%') {
+      out.push_back(c);
+      continue;
+    }
+    int high = i + 1 < text.size() ? HexValue(text[i + 1]) : -1;
+    int low = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
+    if (high < 0 || low < 0) return std::nullopt;
+    char decoded = static_cast<char>(high * 16 + low);
+    if (decoded == '/' && keep_escaped_slash) {
+      out.append(text.data() + i, 3);
+    } else {
+      out.push_back(decoded);
+    }
+    i += 2;
   }
   return out;
 }
-
-}  // namespace
 
 absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query) {
   QueryParams params;

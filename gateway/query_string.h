@@ -11,6 +11,7 @@
 #ifndef SSE_GATEWAY_GATEWAY_QUERY_STRING_H_
 #define SSE_GATEWAY_GATEWAY_QUERY_STRING_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,14 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 // decodes '+' as a space and %XX escapes. Keys and values keep their order.
 // Errors (InvalidArgument): a malformed %-escape, an empty key.
 absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query);
+
+// Decodes the %XX escapes of `text`; '+' becomes a space when
+// `plus_is_space` (form encoding); an escaped '/' stays "%2F" when
+// `keep_escaped_slash` (multi-segment path variables). nullopt on a
+// malformed escape.
+std::optional<std::string> PercentDecode(absl::string_view text,
+                                         bool plus_is_space,
+                                         bool keep_escaped_slash);
 
 // The query part of a request target ("/path?query#fragment" -> "query").
 absl::string_view QueryOfTarget(absl::string_view target);
