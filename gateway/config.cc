@@ -557,6 +557,33 @@ absl::Status ParseCredentialsConfig(const ConfigReader& reader,
   return absl::OkStatus();
 }
 
+// tls: {cert_file, key_file}, both required; the gateway serves HTTPS.
+absl::Status ParseListenTls(const ConfigReader& reader, const YAML::Node& root,
+                            const std::string& base_dir,
+                            GatewayConfig* config) {
+  const YAML::Node& node = root["tls"];
+  if (!node) return absl::OkStatus();
+  if (!node.IsMap()) return reader.Error("tls", "must be a map");
+  absl::Status status =
+      reader.CheckKeys(node, "tls", {"cert_file", "key_file"});
+  if (!status.ok()) return status;
+  ListenTlsConfig tls;
+  const std::pair<const char*, std::string*> fields[] = {
+      {"cert_file", &tls.cert_file},
+      {"key_file", &tls.key_file},
+  };
+  for (const auto& [name, target] : fields) {
+    std::string field_key = absl::StrCat("tls.", name);
+    if (!node[name]) return reader.Error(field_key, "is required");
+    absl::StatusOr<std::string> value = reader.String(node[name], field_key);
+    if (!value.ok()) return value.status();
+    if (value->empty()) return reader.Error(field_key, "must not be empty");
+    *target = ResolvePath(base_dir, *value);
+  }
+  config->tls = std::move(tls);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
                                               const std::string& file,
                                               const std::string& base_dir) {
@@ -571,7 +598,7 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
        "index_page", "open_wait_ms",
        "heartbeat_ms", "write_timeout_ms", "max_streams", "drain_timeout_ms",
        "access_log", "routes", "forward_headers", "token_query_param",
-       "response_headers", "cors", "routes_from_annotations"});
+       "response_headers", "cors", "routes_from_annotations", "tls"});
   if (!status.ok()) return status;
 
   GatewayConfig config;
@@ -585,6 +612,9 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   config.listen = *address;
 
   status = ParseBackends(reader, root, base_dir, &config);
+  if (!status.ok()) return status;
+
+  status = ParseListenTls(reader, root, base_dir, &config);
   if (!status.ok()) return status;
 
   // Without descriptor sets the schema comes from server reflection.

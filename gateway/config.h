@@ -43,6 +43,14 @@ struct ListenAddress {
 
 // TLS to a backend (backend_tls, backends[].tls). File paths are resolved
 // against the config file's directory; they are read when the gateway starts.
+// TLS on the listening side (top-level `tls`): the gateway serves HTTPS.
+// Paths are resolved against the config file's directory; the files are read
+// when the gateway is created.
+struct ListenTlsConfig {
+  std::string cert_file;  // PEM certificate chain, leaf first
+  std::string key_file;   // PEM private key of the leaf certificate
+};
+
 struct BackendTlsConfig {
   std::string key;          // config key, for error messages ("backend_tls")
   std::string ca_file;      // PEM roots; empty: the system's roots
@@ -77,6 +85,7 @@ struct RouteConfig {
 struct GatewayConfig {
   std::string file;  // the config file's path, used in error messages
   ListenAddress listen;
+  std::optional<ListenTlsConfig> tls;  // none: plain HTTP
   std::string backend;                       // gRPC target of the backend
   std::optional<BackendTlsConfig> backend_tls;  // TLS to `backend`
   // From the `backends` key; exactly one of `backend` and `backends` is set.

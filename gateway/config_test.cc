@@ -619,5 +619,43 @@ TEST(ConfigTest, RoutesFromAnnotations) {
                         "backend"));
 }
 
+TEST(ConfigTest, ParsesListenTls) {
+  absl::StatusOr<GatewayConfig> config = Parse(absl::StrReplaceAll(
+      kGoodConfig,
+      {{"listen: 127.0.0.1:8080\n",
+        "listen: 127.0.0.1:8080\n"
+        "tls: {cert_file: certs/gw.pem, key_file: /abs/gw.key}\n"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->tls.has_value());
+  EXPECT_EQ(config->tls->cert_file, "/etc/gw/certs/gw.pem");
+  EXPECT_EQ(config->tls->key_file, "/abs/gw.key");
+  // Without tls: plain HTTP.
+  config = Parse(kGoodConfig);
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->tls.has_value());
+}
+
+TEST(ConfigTest, ListenTlsErrors) {
+  const std::string base = absl::StrReplaceAll(
+      kGoodConfig, {{"listen: 127.0.0.1:8080\n",
+                     "listen: 127.0.0.1:8080\ntls: {TLS}\n"}});
+  EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: c.pem"),
+              HasSubstr("gw.yaml: tls.key_file: is required"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "key_file: c.key"),
+              HasSubstr("gw.yaml: tls.cert_file: is required"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: '', key_file: c.key"),
+              HasSubstr("gw.yaml: tls.cert_file: must not be empty"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: c.pem, key_file: ''"),
+              HasSubstr("gw.yaml: tls.key_file: must not be empty"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: [a], key_file: c.key"),
+              HasSubstr("gw.yaml: tls.cert_file: must be a string"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: c.pem, key_file: {a: b}"),
+              HasSubstr("gw.yaml: tls.key_file: must be a string"));
+  EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: c.pem, key_file: c.key, ca: x"),
+              HasSubstr("gw.yaml: tls.ca: unknown key"));
+  EXPECT_THAT(ErrorIn(base, "{TLS}", "yes"),
+              HasSubstr("gw.yaml: tls: must be a map"));
+}
+
 }  // namespace
 }  // namespace sse_gateway

@@ -19,6 +19,7 @@
 #include "gateway/connection_threads.h"
 #include "gateway/event_stream_response.h"
 #include "gateway/http_status.h"
+#include "gateway/tls_server_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -138,6 +139,16 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     absl::StatusOr<std::string> page = ReadFile(*config.index_page);
     if (!page.ok()) return ConfigError(config, "index_page", page.status());
     gateway->index_page_ = *std::move(page);
+  }
+  if (config.tls.has_value()) {
+    absl::StatusOr<std::unique_ptr<TlsServerContext>> tls =
+        TlsServerContext::Create(config.tls->cert_file, config.tls->key_file);
+    if (!tls.ok()) {  // The message starts with the field: "cert_file: ...".
+      return absl::Status(tls.status().code(),
+                          absl::StrCat(config.file, ": tls.",
+                                       tls.status().message()));
+    }
+    gateway->server_.set_tls(*std::move(tls));
   }
   if (config.cors.has_value()) {
     gateway->cors_.emplace(*config.cors, config.forward_headers,

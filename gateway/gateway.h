@@ -8,6 +8,9 @@
 // connection (see ConnectionThreads). The gateway knows nothing of any
 // particular service: everything comes from the config and the schema.
 //
+// With the `tls` key the gateway serves HTTPS (TlsServerContext, loaded and
+// checked by Create()) instead of plain HTTP.
+//
 // Requests: GET on a route path streams (StreamRoute); GET / serves the index
 // page when configured; GET /healthz (process alive), /readyz (config loaded,
 // every channel of every backend connectable, not draining) and /metrics

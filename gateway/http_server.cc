@@ -1,6 +1,8 @@
 #include "gateway/http_server.h"
 
+#include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +52,33 @@ void RestoreRawHeaders(absl::string_view head, httplib::Request& request) {
   request.set_header("LOCAL_PORT", std::to_string(request.local_port));
 }
 
+// OpenSSL writes to the socket with write(), which raises SIGPIPE when the
+// peer has gone. While alive, SIGPIPE is blocked on the calling thread (the
+// write then just fails with EPIPE); a SIGPIPE left pending is discarded.
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigemptyset(&sigpipe_);
+    sigaddset(&sigpipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe_, &previous_);
+  }
+  ~ScopedSigpipeBlock() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE) == 1) {
+      timespec no_wait{0, 0};
+      sigtimedwait(&sigpipe_, nullptr, &no_wait);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+  sigset_t sigpipe_;
+  sigset_t previous_;
+};
+
 absl::Duration Seconds(time_t seconds, time_t micros) {
   return absl::Seconds(seconds) + absl::Microseconds(micros);
 }
@@ -78,6 +107,22 @@ bool HttpServer::process_and_close_socket(int socket) {
   SocketStream stream(socket, Seconds(read_timeout_sec_, read_timeout_usec_),
                       Seconds(write_timeout_sec_, write_timeout_usec_));
   SocketStream::Scope scope(&stream);
+  bool ok = false;
+  if (tls_ == nullptr) {
+    ok = ServeRequests(stream);
+  } else {
+    ScopedSigpipeBlock no_sigpipe;
+    if (stream.AcceptTls(tls_->NewConnection(socket))) {
+      ok = ServeRequests(stream);
+      stream.ShutdownTls();
+    }
+  }
+  ::shutdown(socket, SHUT_RDWR);
+  ::close(socket);
+  return ok;
+}
+
+bool HttpServer::ServeRequests(SocketStream& stream) {
   const absl::Duration keep_alive = absl::Seconds(keep_alive_timeout_sec_);
   bool ok = true;
   for (size_t remaining = keep_alive_max_count_; remaining > 0; --remaining) {
@@ -86,8 +131,7 @@ bool HttpServer::process_and_close_socket(int socket) {
     // stop() closes the listening socket at once.)
     absl::Time deadline = absl::Now() + keep_alive;
     bool readable = false;
-    while (svr_sock_ != INVALID_SOCKET && !readable &&
-           absl::Now() < deadline) {
+    while (svr_sock_ != INVALID_SOCKET && !readable && absl::Now() < deadline) {
       readable = stream.WaitReadable(
           std::min(absl::Milliseconds(250), deadline - absl::Now()));
     }
@@ -105,8 +149,6 @@ bool HttpServer::process_and_close_socket(int socket) {
                          });
     if (!ok || connection_closed) break;
   }
-  ::shutdown(socket, SHUT_RDWR);
-  ::close(socket);
   return ok;
 }
 

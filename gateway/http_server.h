@@ -11,19 +11,27 @@
 // itself (REMOTE_ADDR, ...). Everything else, routing and responses, is
 // httplib's.
 //
+// With set_tls() every connection is TLS (HTTPS): the handshake runs first,
+// bounded by the read timeout, and a connection whose handshake fails (a
+// plain-HTTP client, an unknown CA...) is just closed.
+//
 // Thread-safe like httplib::Server: each connection runs on its own task.
 
 #ifndef SSE_GATEWAY_GATEWAY_HTTP_SERVER_H_
 #define SSE_GATEWAY_GATEWAY_HTTP_SERVER_H_
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "gateway/tls_server_context.h"
 #include "httplib.h"
 
 namespace sse_gateway {
+
+class SocketStream;
 
 // The header fields of a raw HTTP/1.1 request head (request line first,
 // lines ended by CRLF), in order, with values trimmed of leading and trailing
@@ -36,9 +44,19 @@ class HttpServer : public httplib::Server {
   // Request heads larger than this keep httplib's parsed header values.
   static constexpr size_t kMaxRecordedHeadBytes = 64 * 1024;
 
+  // Serves HTTPS with `tls` (shared with the caller) instead of plain HTTP.
+  // Call before listening.
+  void set_tls(std::shared_ptr<const TlsServerContext> tls) {
+    tls_ = std::move(tls);
+  }
+
  private:
   // Serves the requests of one connection (keep-alive), then closes it.
   bool process_and_close_socket(int socket) override;
+  // The keep-alive request loop over an established stream.
+  bool ServeRequests(SocketStream& stream);
+
+  std::shared_ptr<const TlsServerContext> tls_;  // None: plain HTTP.
 };
 
 }  // namespace sse_gateway

@@ -1,7 +1,10 @@
 #include "gateway/socket_stream.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -46,6 +49,39 @@ SocketStream::SocketStream(int socket, absl::Duration read_timeout,
       read_timeout_(read_timeout),
       write_timeout_(write_timeout) {}
 
+SocketStream::~SocketStream() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+}
+
+bool SocketStream::AcceptTls(ssl_st* ssl) {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  ssl_ = ssl;
+  if (ssl_ == nullptr) return false;
+  int flags = ::fcntl(socket_, F_GETFL, 0);
+  if (flags < 0 || ::fcntl(socket_, F_SETFL, flags | O_NONBLOCK) < 0) {
+    return false;
+  }
+  const absl::Time deadline = absl::Now() + read_timeout_;
+  for (;;) {
+    ERR_clear_error();
+    int result = SSL_accept(ssl_);
+    if (result == 1) return true;
+    int error = SSL_get_error(ssl_, result);
+    ERR_clear_error();
+    short events = error == SSL_ERROR_WANT_READ    ? POLLIN
+                   : error == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                   : 0;
+    if (events == 0 || !Poll(events, deadline - absl::Now())) return false;
+  }
+}
+
+void SocketStream::ShutdownTls() {
+  if (ssl_ == nullptr) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);  // Best effort: the socket is closed right after.
+  ERR_clear_error();
+}
+
 bool SocketStream::Poll(short events, absl::Duration timeout) const {
   pollfd fd{socket_, events, 0};
   absl::Time deadline = absl::Now() + timeout;
@@ -57,30 +93,58 @@ bool SocketStream::Poll(short events, absl::Duration timeout) const {
   }
 }
 
+bool SocketStream::HasBufferedBytes() const {
+  return read_offset_ < read_buffer_.size() ||
+         (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+}
+
 bool SocketStream::is_readable() const {
-  return read_offset_ < read_buffer_.size() || Poll(POLLIN, read_timeout_);
+  return HasBufferedBytes() || Poll(POLLIN, read_timeout_);
 }
 
 bool SocketStream::is_writable() const { return Poll(POLLOUT, write_timeout_); }
 
 bool SocketStream::WaitReadable(absl::Duration timeout) const {
-  return read_offset_ < read_buffer_.size() || Poll(POLLIN, timeout);
+  return HasBufferedBytes() || Poll(POLLIN, timeout);
+}
+
+ssize_t SocketStream::ReceiveSome(char* buffer, size_t size) {
+  if (ssl_ != nullptr) return TlsReceiveSome(buffer, size);
+  for (;;) {
+    ssize_t received = ::recv(socket_, buffer, size, MSG_DONTWAIT);
+    if (received >= 0) return received;
+    if (errno == EINTR) continue;
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+        Poll(POLLIN, read_timeout_)) {
+      continue;
+    }
+    return -1;
+  }
+}
+
+ssize_t SocketStream::TlsReceiveSome(char* buffer, size_t size) {
+  for (;;) {
+    ERR_clear_error();
+    int received = SSL_read(ssl_, buffer, static_cast<int>(size));
+    if (received > 0) return received;
+    int error = SSL_get_error(ssl_, received);
+    ERR_clear_error();
+    if (error == SSL_ERROR_ZERO_RETURN) return 0;               // close_notify.
+    if (error == SSL_ERROR_SYSCALL && received == 0) return 0;  // Bare FIN.
+    if (error == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+    short events = error == SSL_ERROR_WANT_READ    ? POLLIN
+                   : error == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                   : 0;
+    if (events == 0 || !Poll(events, read_timeout_)) return -1;
+  }
 }
 
 ssize_t SocketStream::read(char* ptr, size_t size) {
   if (read_offset_ >= read_buffer_.size()) {
     read_buffer_.resize(kReadBufferBytes);
     read_offset_ = 0;
-    ssize_t received;
-    for (;;) {
-      received = ::recv(socket_, read_buffer_.data(), read_buffer_.size(),
-                        MSG_DONTWAIT);
-      if (received >= 0) break;
-      if (errno == EINTR) continue;
-      if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-          Poll(POLLIN, read_timeout_)) {
-        continue;
-      }
+    ssize_t received = ReceiveSome(read_buffer_.data(), read_buffer_.size());
+    if (received < 0) {
       read_buffer_.clear();
       return -1;
     }
@@ -100,6 +164,11 @@ ssize_t SocketStream::read(char* ptr, size_t size) {
 
 ssize_t SocketStream::write(const char* ptr, size_t size) {
   last_write_timed_out_ = false;
+  return SendSome(ptr, size);
+}
+
+ssize_t SocketStream::SendSome(const char* ptr, size_t size) {
+  if (ssl_ != nullptr) return TlsSendSome(ptr, size);
   for (;;) {
     ssize_t sent = ::send(socket_, ptr, size, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent >= 0) return sent;
@@ -110,6 +179,30 @@ ssize_t SocketStream::write(const char* ptr, size_t size) {
       if (is_writable()) continue;
       last_write_timed_out_ = !PeerClosed();
     }
+    return -1;
+  }
+}
+
+ssize_t SocketStream::TlsSendSome(const char* ptr, size_t size) {
+  if (size == 0) return 0;
+  for (;;) {
+    ERR_clear_error();
+    int sent =
+        SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+    if (sent > 0) return sent;
+    int error = SSL_get_error(ssl_, sent);
+    ERR_clear_error();
+    if (error == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+    if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ) {
+      return -1;
+    }
+    // Full (or OpenSSL needs to read first): wait, but not for a gone peer.
+    if (PeerClosed()) return -1;
+    short events = error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+    if (Poll(events, events == POLLOUT ? write_timeout_ : read_timeout_)) {
+      continue;
+    }
+    last_write_timed_out_ = !PeerClosed();
     return -1;
   }
 }

@@ -11,7 +11,15 @@
 //   - A write first tries a non-blocking send and only waits for the socket
 //     when it is full, saving a poll() per write on the hot path.
 //
-// Not thread-safe: one connection thread uses it. Does not own the socket.
+// Transport: plain TCP, or TLS after AcceptTls() (the gateway's `tls` key).
+// Over TLS, reads and writes go through SSL_read/SSL_write on the
+// non-blocking socket, waiting (poll) with the same timeouts whenever OpenSSL
+// wants to read or write; recording, timeouts and last_write_timed_out() work
+// the same, on the decrypted bytes. PeerClosed() stays the socket-level check
+// (the TCP connection's FIN or reset), which is what a gone browser produces.
+//
+// Not thread-safe: one connection thread uses it. Does not own the socket;
+// owns the SSL object given to AcceptTls().
 
 #ifndef SSE_GATEWAY_GATEWAY_SOCKET_STREAM_H_
 #define SSE_GATEWAY_GATEWAY_SOCKET_STREAM_H_
@@ -22,12 +30,30 @@
 #include "absl/time/time.h"
 #include "httplib.h"
 
+struct ssl_st;
+
 namespace sse_gateway {
 
 class SocketStream : public httplib::Stream {
  public:
   SocketStream(int socket, absl::Duration read_timeout,
                absl::Duration write_timeout);
+  ~SocketStream() override;
+
+  SocketStream(const SocketStream&) = delete;
+  SocketStream& operator=(const SocketStream&) = delete;
+
+  // Switches the stream to TLS: takes ownership of `ssl` (a server SSL object
+  // bound to this socket), makes the socket non-blocking and runs the
+  // handshake, bounded by the read timeout. False when the handshake fails
+  // (the caller just closes the connection).
+  bool AcceptTls(ssl_st* ssl);
+
+  // Over TLS, sends close_notify (without waiting for the peer's); a no-op on
+  // plain TCP. Call before closing the socket.
+  void ShutdownTls();
+
+  bool is_tls() const { return ssl_ != nullptr; }
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -74,9 +100,22 @@ class SocketStream : public httplib::Stream {
   // Waits for `events` on the socket for at most `timeout`.
   bool Poll(short events, absl::Duration timeout) const;
 
+  // True when bytes already received wait in a buffer (ours or OpenSSL's).
+  bool HasBufferedBytes() const;
+
+  // One transport read into `buffer`: >0 bytes, 0 when the peer closed, -1
+  // on error or after the read timeout. Waits for the socket as needed.
+  ssize_t ReceiveSome(char* buffer, size_t size);
+  // One transport write: bytes written, or -1 (last_write_timed_out_ set when
+  // the socket accepted nothing for the whole write timeout).
+  ssize_t SendSome(const char* ptr, size_t size);
+  ssize_t TlsReceiveSome(char* buffer, size_t size);
+  ssize_t TlsSendSome(const char* ptr, size_t size);
+
   const int socket_;
   const absl::Duration read_timeout_;
   const absl::Duration write_timeout_;
+  ssl_st* ssl_ = nullptr;  // Owned; set by AcceptTls().
   std::string read_buffer_;
   size_t read_offset_ = 0;
   std::string recorded_;
