@@ -14,94 +14,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/grpc_stream_call.h"
+#include "gateway/config_internal.h"
 #include "gateway/metadata_forwarding.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sse_gateway {
 namespace {
-
-// Reads typed values out of YAML nodes, turning every problem into an
-// InvalidArgument "<file>: <key>: <problem>" error.
-class ConfigReader {
- public:
-  explicit ConfigReader(std::string file) : file_(std::move(file)) {}
-
-  absl::Status Error(absl::string_view key, absl::string_view problem) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file_, ": ", key, ": ", problem));
-  }
-
-  // Fails on keys of `map` that are not in `known`.
-  absl::Status CheckKeys(const YAML::Node& map, absl::string_view where,
-                         const std::set<std::string>& known) const {
-    for (const auto& item : map) {
-      std::string key = item.first.Scalar();
-      if (known.count(key) == 0) {
-        std::string prefix = where.empty() ? "" : absl::StrCat(where, ".");
-        return Error(absl::StrCat(prefix, key),
-                     absl::StrCat("unknown key (known keys: ",
-                                  absl::StrJoin(known, ", "), ")"));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<std::string> String(const YAML::Node& node,
-                                     absl::string_view key) const {
-    if (!node.IsScalar()) return Error(key, "must be a string");
-    return node.Scalar();
-  }
-
-  absl::StatusOr<bool> Bool(const YAML::Node& node,
-                            absl::string_view key) const {
-    if (node.IsScalar()) {
-      std::string v = absl::AsciiStrToLower(node.Scalar());
-      if (v == "true") return true;
-      if (v == "false") return false;
-    }
-    return Error(key, "must be true or false");
-  }
-
-  absl::StatusOr<int64_t> NonNegativeInt(const YAML::Node& node,
-                                         absl::string_view key) const {
-    int64_t value;
-    if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
-      return Error(key, "must be an integer");
-    }
-    if (value < 0) return Error(key, "must not be negative");
-    return value;
-  }
-
-  // A duration in milliseconds that must be at least 1.
-  absl::StatusOr<absl::Duration> PositiveMillis(const YAML::Node& node,
-                                                absl::string_view key) const {
-    absl::StatusOr<int64_t> millis = NonNegativeInt(node, key);
-    if (!millis.ok()) return millis.status();
-    if (*millis == 0) return Error(key, "must be at least 1");
-    return absl::Milliseconds(*millis);
-  }
-
-  // heartbeat_ms: milliseconds, 0 meaning no heartbeats.
-  absl::StatusOr<absl::Duration> Heartbeat(const YAML::Node& node,
-                                           absl::string_view key) const {
-    absl::StatusOr<int64_t> millis = NonNegativeInt(node, key);
-    if (!millis.ok()) return millis.status();
-    if (*millis == 0) return absl::InfiniteDuration();
-    return absl::Milliseconds(*millis);
-  }
-
- private:
-  std::string file_;
-};
-
-bool IsAbsolutePath(absl::string_view path) {
-  return !path.empty() && path[0] == '/';
-}
-
-std::string ResolvePath(const std::string& base_dir, const std::string& path) {
-  if (IsAbsolutePath(path) || base_dir.empty()) return path;
-  return absl::StrCat(base_dir, "/", path);
-}
+using config_internal::CheckRouteBackends;
+using config_internal::ConfigReader;
+using config_internal::ParseBackends;
+using config_internal::ParseCredentialsConfig;
+using config_internal::ParseListenTls;
+using config_internal::ResolvePath;
 
 absl::Status CheckEventName(absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("must not be empty");
@@ -180,11 +104,11 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
                                        const YAML::Node& node,
                                        const std::string& key) {
   if (!node.IsMap()) return reader.Error(key, "must be a map");
-  absl::Status status = reader.CheckKeys(
-      node, key,
-      {"path", "method", "event", "id_field", "resume_field", "retry_ms",
-       "json", "heartbeat_ms", "max_streams", "max_duration_ms", "timeout_ms",
-       "backend"});
+  absl::Status status =
+      reader.CheckKeys(node, key,
+                       {"path", "method", "event", "id_field", "resume_field",
+                        "retry_ms", "json", "heartbeat_ms", "max_streams",
+                        "max_duration_ms", "timeout_ms", "backend"});
   if (!status.ok()) return status;
 
   RouteConfig route;
@@ -259,136 +183,6 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
   return route;
 }
 
-// backend_tls / backends[].tls: {ca_file, cert_file, key_file, server_name}.
-absl::StatusOr<BackendTlsConfig> ParseBackendTls(const ConfigReader& reader,
-                                                 const YAML::Node& node,
-                                                 const std::string& key,
-                                                 const std::string& base_dir) {
-  if (!node.IsMap()) return reader.Error(key, "must be a map");
-  absl::Status status = reader.CheckKeys(
-      node, key, {"ca_file", "cert_file", "key_file", "server_name"});
-  if (!status.ok()) return status;
-  BackendTlsConfig tls;
-  tls.key = key;
-  const std::pair<const char*, std::string*> fields[] = {
-      {"ca_file", &tls.ca_file},
-      {"cert_file", &tls.cert_file},
-      {"key_file", &tls.key_file},
-      {"server_name", &tls.server_name},
-  };
-  for (const auto& [name, target] : fields) {
-    if (!node[name]) continue;
-    std::string field_key = absl::StrCat(key, ".", name);
-    absl::StatusOr<std::string> value = reader.String(node[name], field_key);
-    if (!value.ok()) return value.status();
-    if (value->empty()) return reader.Error(field_key, "must not be empty");
-    *target = std::string(name) == "server_name" ? *value
-                                                 : ResolvePath(base_dir, *value);
-  }
-  if (!tls.cert_file.empty() && tls.key_file.empty()) {
-    return reader.Error(key + ".cert_file", "needs key_file as well (mTLS)");
-  }
-  if (tls.cert_file.empty() && !tls.key_file.empty()) {
-    return reader.Error(key + ".key_file", "needs cert_file as well (mTLS)");
-  }
-  return tls;
-}
-
-// backends[i]: {name, address, tls, channels}.
-absl::StatusOr<BackendConfig> ParseBackendEntry(const ConfigReader& reader,
-                                                const YAML::Node& node,
-                                                const std::string& key,
-                                                const std::string& base_dir) {
-  if (!node.IsMap()) return reader.Error(key, "must be a map");
-  absl::Status status =
-      reader.CheckKeys(node, key, {"name", "address", "tls", "channels"});
-  if (!status.ok()) return status;
-  BackendConfig backend;
-  backend.key = key;
-  for (const char* required : {"name", "address"}) {
-    if (!node[required]) {
-      return reader.Error(absl::StrCat(key, ".", required), "is required");
-    }
-  }
-  absl::StatusOr<std::string> name = reader.String(node["name"], key + ".name");
-  if (!name.ok()) return name.status();
-  if (name->empty()) return reader.Error(key + ".name", "must not be empty");
-  backend.name = *name;
-  absl::StatusOr<std::string> address =
-      reader.String(node["address"], key + ".address");
-  if (!address.ok()) return address.status();
-  status = CheckBackendAddress(*address);
-  if (!status.ok()) return reader.Error(key + ".address", status.message());
-  backend.address = *address;
-  if (node["tls"]) {
-    absl::StatusOr<BackendTlsConfig> tls =
-        ParseBackendTls(reader, node["tls"], key + ".tls", base_dir);
-    if (!tls.ok()) return tls.status();
-    backend.tls = *std::move(tls);
-  }
-  if (node["channels"]) {
-    absl::StatusOr<int64_t> channels =
-        reader.NonNegativeInt(node["channels"], key + ".channels");
-    if (!channels.ok()) return channels.status();
-    if (*channels < 1 || *channels > kMaxBackendChannels) {
-      return reader.Error(key + ".channels",
-                          absl::StrCat("must be 1 to ", kMaxBackendChannels));
-    }
-    backend.channels = static_cast<int>(*channels);
-  }
-  return backend;
-}
-
-// The top-level backend, backend_tls and backends keys: exactly one of
-// `backend` and `backends`.
-absl::Status ParseBackends(const ConfigReader& reader, const YAML::Node& root,
-                           const std::string& base_dir, GatewayConfig* config) {
-  if (root["backend"] && root["backends"]) {
-    return reader.Error("backends", "give either backend or backends, not both");
-  }
-  if (!root["backend"] && !root["backends"]) {
-    return reader.Error("backend", "is required (or backends)");
-  }
-  if (root["backend"]) {
-    absl::StatusOr<std::string> backend =
-        reader.String(root["backend"], "backend");
-    if (!backend.ok()) return backend.status();
-    absl::Status status = CheckBackendAddress(*backend);
-    if (!status.ok()) return reader.Error("backend", status.message());
-    config->backend = *backend;
-    if (root["backend_tls"]) {
-      absl::StatusOr<BackendTlsConfig> tls =
-          ParseBackendTls(reader, root["backend_tls"], "backend_tls", base_dir);
-      if (!tls.ok()) return tls.status();
-      config->backend_tls = *std::move(tls);
-    }
-    return absl::OkStatus();
-  }
-  if (root["backend_tls"]) {
-    return reader.Error("backend_tls",
-                        "goes with backend; use backends[].tls with backends");
-  }
-  const YAML::Node& list = root["backends"];
-  if (!list.IsSequence() || list.size() == 0) {
-    return reader.Error("backends", "must be a non-empty list of backends");
-  }
-  absl::flat_hash_map<std::string, size_t> seen_names;
-  for (size_t i = 0; i < list.size(); ++i) {
-    std::string key = absl::StrCat("backends[", i, "]");
-    absl::StatusOr<BackendConfig> backend =
-        ParseBackendEntry(reader, list[i], key, base_dir);
-    if (!backend.ok()) return backend.status();
-    auto [it, inserted] = seen_names.emplace(backend->name, i);
-    if (!inserted) {
-      return reader.Error(key + ".name",
-                          absl::StrCat("duplicate name \"", backend->name,
-                                       "\" (also backends[", it->second, "])"));
-    }
-    config->backends.push_back(*std::move(backend));
-  }
-  return absl::OkStatus();
-}
-
 // Every route names a known backend, and names one when there are several.
 // routes_from_annotations: bool; needs a single backend (the annotated
 // methods are served by it).
@@ -408,182 +202,6 @@ absl::Status ParseAnnotationRouting(const ConfigReader& reader,
   return absl::OkStatus();
 }
 
-absl::Status CheckRouteBackends(const ConfigReader& reader,
-                                const GatewayConfig& config) {
-  std::vector<BackendConfig> backends = EffectiveBackends(config);
-  std::vector<std::string> names;
-  for (const BackendConfig& backend : backends) names.push_back(backend.name);
-  for (size_t i = 0; i < config.routes.size(); ++i) {
-    const std::string& name = config.routes[i].backend;
-    std::string key = absl::StrCat("routes[", i, "].backend");
-    if (name.empty()) {
-      if (backends.size() > 1) {
-        return reader.Error(
-            key, absl::StrCat("is required with several backends (one of: ",
-                              absl::StrJoin(names, ", "), ")"));
-      }
-      continue;
-    }
-    if (std::find(names.begin(), names.end(), name) == names.end()) {
-      return reader.Error(key, absl::StrCat("unknown backend \"", name,
-                                            "\" (known: ",
-                                            absl::StrJoin(names, ", "), ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// A list of strings at `key`, each checked by `check` (whose message is
-// prefixed with "<key>[i]").
-absl::StatusOr<std::vector<std::string>> ParseNameList(
-    const ConfigReader& reader, const YAML::Node& node, const std::string& key,
-    absl::Status (*check)(absl::string_view)) {
-  if (!node.IsSequence()) return reader.Error(key, "must be a list");
-  std::vector<std::string> names;
-  for (size_t i = 0; i < node.size(); ++i) {
-    std::string item_key = absl::StrCat(key, "[", i, "]");
-    absl::StatusOr<std::string> name = reader.String(node[i], item_key);
-    if (!name.ok()) return name.status();
-    std::string lower = absl::AsciiStrToLower(*name);
-    absl::Status status = check(lower);
-    if (!status.ok()) return reader.Error(item_key, status.message());
-    names.push_back(std::move(lower));
-  }
-  return names;
-}
-
-// response_headers entries: metadata keys that can become HTTP headers and
-// do not clash with a header the gateway sets itself.
-absl::Status CheckResponseHeaderName(absl::string_view name) {
-  absl::Status status = CheckGrpcMetadata(name, "");
-  if (!status.ok()) return status;
-  if (absl::EndsWith(name, "-bin")) {
-    return absl::InvalidArgumentError(
-        "binary (-bin) metadata cannot be copied to a header");
-  }
-  for (absl::string_view own :
-       {"content-type", "content-length", "transfer-encoding", "connection",
-        "keep-alive", "cache-control", "x-accel-buffering", "vary", "allow",
-        "retry-after", "date", "server", "set-cookie", "trailer", "upgrade"}) {
-    if (name == own) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", name, "\" is set by the gateway and cannot be copied"));
-    }
-  }
-  if (absl::StartsWith(name, "access-control-")) {
-    return absl::InvalidArgumentError("CORS headers are set by the gateway");
-  }
-  return absl::OkStatus();
-}
-
-// cors: {allowed_origins, allow_credentials, max_age_s}.
-absl::StatusOr<CorsConfig> ParseCorsConfig(const ConfigReader& reader,
-                                           const YAML::Node& node) {
-  if (!node.IsMap()) return reader.Error("cors", "must be a map");
-  absl::Status status = reader.CheckKeys(
-      node, "cors", {"allowed_origins", "allow_credentials", "max_age_s"});
-  if (!status.ok()) return status;
-  CorsConfig cors;
-  if (!node["allowed_origins"]) {
-    return reader.Error("cors.allowed_origins", "is required");
-  }
-  const YAML::Node& origins = node["allowed_origins"];
-  if (!origins.IsSequence() || origins.size() == 0) {
-    return reader.Error("cors.allowed_origins",
-                        "must be a non-empty list of origins");
-  }
-  for (size_t i = 0; i < origins.size(); ++i) {
-    absl::StatusOr<std::string> origin = reader.String(
-        origins[i], absl::StrCat("cors.allowed_origins[", i, "]"));
-    if (!origin.ok()) return origin.status();
-    cors.allowed_origins.push_back(*origin);
-  }
-  if (node["allow_credentials"]) {
-    absl::StatusOr<bool> credentials =
-        reader.Bool(node["allow_credentials"], "cors.allow_credentials");
-    if (!credentials.ok()) return credentials.status();
-    cors.allow_credentials = *credentials;
-  }
-  if (node["max_age_s"]) {
-    absl::StatusOr<int64_t> max_age =
-        reader.NonNegativeInt(node["max_age_s"], "cors.max_age_s");
-    if (!max_age.ok()) return max_age.status();
-    cors.max_age = absl::Seconds(*max_age);
-  }
-  status = CheckCorsConfig(cors);
-  if (!status.ok()) {
-    // "allowed_origins[2]: problem" -> key "cors.allowed_origins[2]".
-    absl::string_view message = status.message();
-    size_t colon = message.find(": ");
-    if (colon == absl::string_view::npos) return reader.Error("cors", message);
-    return reader.Error(absl::StrCat("cors.", message.substr(0, colon)),
-                        message.substr(colon + 2));
-  }
-  return cors;
-}
-
-// forward_headers, token_query_param, response_headers and cors.
-absl::Status ParseCredentialsConfig(const ConfigReader& reader,
-                                    const YAML::Node& root,
-                                    GatewayConfig* config) {
-  if (root["forward_headers"]) {
-    absl::StatusOr<std::vector<std::string>> names =
-        ParseNameList(reader, root["forward_headers"], "forward_headers",
-                      &CheckForwardHeaderName);
-    if (!names.ok()) return names.status();
-    config->forward_headers = *std::move(names);
-  }
-  if (root["token_query_param"]) {
-    absl::StatusOr<std::string> param =
-        reader.String(root["token_query_param"], "token_query_param");
-    if (!param.ok()) return param.status();
-    if (param->empty()) {
-      return reader.Error("token_query_param", "must not be empty");
-    }
-    config->token_query_param = *param;
-  }
-  if (root["response_headers"]) {
-    absl::StatusOr<std::vector<std::string>> names =
-        ParseNameList(reader, root["response_headers"], "response_headers",
-                      &CheckResponseHeaderName);
-    if (!names.ok()) return names.status();
-    config->response_headers = *std::move(names);
-  }
-  if (root["cors"]) {
-    absl::StatusOr<CorsConfig> cors = ParseCorsConfig(reader, root["cors"]);
-    if (!cors.ok()) return cors.status();
-    config->cors = *std::move(cors);
-  }
-  return absl::OkStatus();
-}
-
-// tls: {cert_file, key_file}, both required; the gateway serves HTTPS.
-absl::Status ParseListenTls(const ConfigReader& reader, const YAML::Node& root,
-                            const std::string& base_dir,
-                            GatewayConfig* config) {
-  const YAML::Node& node = root["tls"];
-  if (!node) return absl::OkStatus();
-  if (!node.IsMap()) return reader.Error("tls", "must be a map");
-  absl::Status status =
-      reader.CheckKeys(node, "tls", {"cert_file", "key_file"});
-  if (!status.ok()) return status;
-  ListenTlsConfig tls;
-  const std::pair<const char*, std::string*> fields[] = {
-      {"cert_file", &tls.cert_file},
-      {"key_file", &tls.key_file},
-  };
-  for (const auto& [name, target] : fields) {
-    std::string field_key = absl::StrCat("tls.", name);
-    if (!node[name]) return reader.Error(field_key, "is required");
-    absl::StatusOr<std::string> value = reader.String(node[name], field_key);
-    if (!value.ok()) return value.status();
-    if (value->empty()) return reader.Error(field_key, "must not be empty");
-    *target = ResolvePath(base_dir, *value);
-  }
-  config->tls = std::move(tls);
-  return absl::OkStatus();
-}
-
 absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
                                               const std::string& file,
                                               const std::string& base_dir) {
@@ -595,10 +213,10 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   absl::Status status = reader.CheckKeys(
       root, "",
       {"listen", "backend", "backend_tls", "backends", "descriptor_sets",
-       "index_page", "open_wait_ms",
-       "heartbeat_ms", "write_timeout_ms", "max_streams", "drain_timeout_ms",
-       "access_log", "routes", "forward_headers", "token_query_param",
-       "response_headers", "cors", "routes_from_annotations", "tls"});
+       "index_page", "open_wait_ms", "heartbeat_ms", "write_timeout_ms",
+       "max_streams", "drain_timeout_ms", "access_log", "routes",
+       "forward_headers", "token_query_param", "response_headers", "cors",
+       "routes_from_annotations", "tls"});
   if (!status.ok()) return status;
 
   GatewayConfig config;
@@ -690,7 +308,8 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
 
   const YAML::Node& routes = root["routes"];
   if (!routes && !config.routes_from_annotations) {
-    return reader.Error("routes", "is required (unless routes_from_annotations)");
+    return reader.Error("routes",
+                        "is required (unless routes_from_annotations)");
   }
   if (routes && (!routes.IsSequence() ||
                  (routes.size() == 0 && !config.routes_from_annotations))) {

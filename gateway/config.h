@@ -85,8 +85,8 @@ struct RouteConfig {
 struct GatewayConfig {
   std::string file;  // the config file's path, used in error messages
   ListenAddress listen;
-  std::optional<ListenTlsConfig> tls;  // none: plain HTTP
-  std::string backend;                       // gRPC target of the backend
+  std::optional<ListenTlsConfig> tls;           // none: plain HTTP
+  std::string backend;                          // gRPC target of the backend
   std::optional<BackendTlsConfig> backend_tls;  // TLS to `backend`
   // From the `backends` key; exactly one of `backend` and `backends` is set.
   std::vector<BackendConfig> backends;

@@ -637,8 +637,8 @@ TEST(ConfigTest, ParsesListenTls) {
 
 TEST(ConfigTest, ListenTlsErrors) {
   const std::string base = absl::StrReplaceAll(
-      kGoodConfig, {{"listen: 127.0.0.1:8080\n",
-                     "listen: 127.0.0.1:8080\ntls: {TLS}\n"}});
+      kGoodConfig,
+      {{"listen: 127.0.0.1:8080\n", "listen: 127.0.0.1:8080\ntls: {TLS}\n"}});
   EXPECT_THAT(ErrorIn(base, "TLS", "cert_file: c.pem"),
               HasSubstr("gw.yaml: tls.key_file: is required"));
   EXPECT_THAT(ErrorIn(base, "TLS", "key_file: c.key"),

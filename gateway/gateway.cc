@@ -144,9 +144,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     absl::StatusOr<std::unique_ptr<TlsServerContext>> tls =
         TlsServerContext::Create(config.tls->cert_file, config.tls->key_file);
     if (!tls.ok()) {  // The message starts with the field: "cert_file: ...".
-      return absl::Status(tls.status().code(),
-                          absl::StrCat(config.file, ": tls.",
-                                       tls.status().message()));
+      return absl::Status(
+          tls.status().code(),
+          absl::StrCat(config.file, ": tls.", tls.status().message()));
     }
     gateway->server_.set_tls(*std::move(tls));
   }

@@ -1,7 +1,6 @@
 // Stream life through the real gateway and a real gRPC backend: heartbeats,
 // disconnects, slow clients, limits, max duration, deadlines and draining.
 
-
 #include <atomic>
 #include <memory>
 #include <string>

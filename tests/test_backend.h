@@ -5,9 +5,10 @@
 // after_seq + 2, ...; key = key_prefix + seq; big = echo.a_int64; color =
 // echo.color; the received "last-event-id" metadata and the request echoed
 // back), waiting `interval_ms` between two messages, with `initial_metadata`
-// and `initial_metadata_entries` ("key=value") as its initial metadata; then it finishes with
-// Status(fail_code, fail_message), or, when `hold_open` is set, waits until
-// the call is cancelled. Unary answers like the first message of a stream.
+// and `initial_metadata_entries` ("key=value") as its initial metadata; then it
+// finishes with Status(fail_code, fail_message), or, when `hold_open` is set,
+// waits until the call is cancelled. Unary answers like the first message of a
+// stream.
 //
 // Nothing blocks a thread per call (gRPC callback API; pacing with
 // grpc::Alarm), so it handles many hundreds of concurrent streams and notices

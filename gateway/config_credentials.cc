@@ -1,0 +1,128 @@
+// The credential sections of the config: forward_headers,
+// token_query_param, response_headers and cors.
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/grpc_stream_call.h"
+#include "gateway/config.h"
+#include "gateway/config_internal.h"
+#include "gateway/cors.h"
+#include "gateway/metadata_forwarding.h"
+#include "yaml-cpp/yaml.h"
+
+namespace sse_gateway {
+namespace config_internal {
+
+// response_headers entries: metadata keys that can become HTTP headers and
+// do not clash with a header the gateway sets itself.
+absl::Status CheckResponseHeaderName(absl::string_view name) {
+  absl::Status status = CheckGrpcMetadata(name, "");
+  if (!status.ok()) return status;
+  if (absl::EndsWith(name, "-bin")) {
+    return absl::InvalidArgumentError(
+        "binary (-bin) metadata cannot be copied to a header");
+  }
+  for (absl::string_view own :
+       {"content-type", "content-length", "transfer-encoding", "connection",
+        "keep-alive", "cache-control", "x-accel-buffering", "vary", "allow",
+        "retry-after", "date", "server", "set-cookie", "trailer", "upgrade"}) {
+    if (name == own) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", name, "\" is set by the gateway and cannot be copied"));
+    }
+  }
+  if (absl::StartsWith(name, "access-control-")) {
+    return absl::InvalidArgumentError("CORS headers are set by the gateway");
+  }
+  return absl::OkStatus();
+}
+
+// cors: {allowed_origins, allow_credentials, max_age_s}.
+absl::StatusOr<CorsConfig> ParseCorsConfig(const ConfigReader& reader,
+                                           const YAML::Node& node) {
+  if (!node.IsMap()) return reader.Error("cors", "must be a map");
+  absl::Status status = reader.CheckKeys(
+      node, "cors", {"allowed_origins", "allow_credentials", "max_age_s"});
+  if (!status.ok()) return status;
+  CorsConfig cors;
+  if (!node["allowed_origins"]) {
+    return reader.Error("cors.allowed_origins", "is required");
+  }
+  const YAML::Node& origins = node["allowed_origins"];
+  if (!origins.IsSequence() || origins.size() == 0) {
+    return reader.Error("cors.allowed_origins",
+                        "must be a non-empty list of origins");
+  }
+  for (size_t i = 0; i < origins.size(); ++i) {
+    absl::StatusOr<std::string> origin = reader.String(
+        origins[i], absl::StrCat("cors.allowed_origins[", i, "]"));
+    if (!origin.ok()) return origin.status();
+    cors.allowed_origins.push_back(*origin);
+  }
+  if (node["allow_credentials"]) {
+    absl::StatusOr<bool> credentials =
+        reader.Bool(node["allow_credentials"], "cors.allow_credentials");
+    if (!credentials.ok()) return credentials.status();
+    cors.allow_credentials = *credentials;
+  }
+  if (node["max_age_s"]) {
+    absl::StatusOr<int64_t> max_age =
+        reader.NonNegativeInt(node["max_age_s"], "cors.max_age_s");
+    if (!max_age.ok()) return max_age.status();
+    cors.max_age = absl::Seconds(*max_age);
+  }
+  status = CheckCorsConfig(cors);
+  if (!status.ok()) {
+    // "allowed_origins[2]: problem" -> key "cors.allowed_origins[2]".
+    absl::string_view message = status.message();
+    size_t colon = message.find(": ");
+    if (colon == absl::string_view::npos) return reader.Error("cors", message);
+    return reader.Error(absl::StrCat("cors.", message.substr(0, colon)),
+                        message.substr(colon + 2));
+  }
+  return cors;
+}
+
+// forward_headers, token_query_param, response_headers and cors.
+absl::Status ParseCredentialsConfig(const ConfigReader& reader,
+                                    const YAML::Node& root,
+                                    GatewayConfig* config) {
+  if (root["forward_headers"]) {
+    absl::StatusOr<std::vector<std::string>> names =
+        ParseNameList(reader, root["forward_headers"], "forward_headers",
+                      &CheckForwardHeaderName);
+    if (!names.ok()) return names.status();
+    config->forward_headers = *std::move(names);
+  }
+  if (root["token_query_param"]) {
+    absl::StatusOr<std::string> param =
+        reader.String(root["token_query_param"], "token_query_param");
+    if (!param.ok()) return param.status();
+    if (param->empty()) {
+      return reader.Error("token_query_param", "must not be empty");
+    }
+    config->token_query_param = *param;
+  }
+  if (root["response_headers"]) {
+    absl::StatusOr<std::vector<std::string>> names =
+        ParseNameList(reader, root["response_headers"], "response_headers",
+                      &CheckResponseHeaderName);
+    if (!names.ok()) return names.status();
+    config->response_headers = *std::move(names);
+  }
+  if (root["cors"]) {
+    absl::StatusOr<CorsConfig> cors = ParseCorsConfig(reader, root["cors"]);
+    if (!cors.ok()) return cors.status();
+    config->cors = *std::move(cors);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace config_internal
+}  // namespace sse_gateway
