@@ -22,11 +22,9 @@ using ::testing::HasSubstr;
 class BackendPoolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<TestCertificates> certs = TestCertificates::Generate();
-    ASSERT_TRUE(certs.ok()) << certs.status();
-    certs_ = new TestCertificates(*std::move(certs));
+    certs_ = TestCertificates::Shared();
+    ASSERT_NE(certs_, nullptr);
   }
-  static void TearDownTestSuite() { delete certs_; }
 
   static BackendTlsConfig Tls() {
     BackendTlsConfig tls;
@@ -35,10 +33,10 @@ class BackendPoolTest : public ::testing::Test {
     return tls;
   }
 
-  static TestCertificates* certs_;
+  static const TestCertificates* certs_;
 };
 
-TestCertificates* BackendPoolTest::certs_ = nullptr;
+const TestCertificates* BackendPoolTest::certs_ = nullptr;
 
 // Whether an argument `name` with integer `value` (or any string value when
 // `value` is null) is among `args`.

@@ -25,11 +25,9 @@ using ::testing::HasSubstr;
 class BackendsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<TestCertificates> certs = TestCertificates::Generate();
-    ASSERT_TRUE(certs.ok()) << certs.status();
-    certs_ = new TestCertificates(*std::move(certs));
+    certs_ = TestCertificates::Shared();
+    ASSERT_NE(certs_, nullptr);
   }
-  static void TearDownTestSuite() { delete certs_; }
 
   void TearDown() override {
     if (gateway_) gateway_->Stop();
@@ -95,12 +93,12 @@ class BackendsTest : public ::testing::Test {
     EXPECT_THAT(response.body, HasSubstr("\"code\":14"));
   }
 
-  static TestCertificates* certs_;
+  static const TestCertificates* certs_;
   std::vector<std::unique_ptr<TestBackend>> backends_;
   std::unique_ptr<Gateway> gateway_;
 };
 
-TestCertificates* BackendsTest::certs_ = nullptr;
+const TestCertificates* BackendsTest::certs_ = nullptr;
 
 TEST_F(BackendsTest, TlsToTheBackend) {
   TestBackend* backend =

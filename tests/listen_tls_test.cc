@@ -25,11 +25,9 @@ using ::testing::HasSubstr;
 class ListenTlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<TestCertificates> certs = TestCertificates::Generate();
-    ASSERT_TRUE(certs.ok()) << certs.status();
-    certs_ = new TestCertificates(*std::move(certs));
+    certs_ = TestCertificates::Shared();
+    ASSERT_NE(certs_, nullptr);
   }
-  static void TearDownTestSuite() { delete certs_; }
 
   void SetUp() override { backend_ = TestBackend::Start(); }
 
@@ -76,12 +74,12 @@ class ListenTlsTest : public ::testing::Test {
     return std::string(gateway.status().message());
   }
 
-  static TestCertificates* certs_;
+  static const TestCertificates* certs_;
   std::unique_ptr<TestBackend> backend_;
   std::unique_ptr<Gateway> gateway_;
 };
 
-TestCertificates* ListenTlsTest::certs_ = nullptr;
+const TestCertificates* ListenTlsTest::certs_ = nullptr;
 
 TEST_F(ListenTlsTest, StreamsOverHttps) {
   StartGateway();

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 
 namespace sse_gateway {
 namespace {
@@ -113,6 +114,16 @@ std::string ReadTestFile(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+const TestCertificates* TestCertificates::Shared() {
+  static const TestCertificates* const shared = [] {
+    absl::StatusOr<TestCertificates> generated = Generate();
+    EXPECT_TRUE(generated.ok()) << generated.status();
+    return generated.ok() ? new TestCertificates(*std::move(generated))
+                          : nullptr;
+  }();
+  return shared;
 }
 
 }  // namespace sse_gateway

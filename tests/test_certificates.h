@@ -31,6 +31,10 @@ struct TestCertificates {
 
   // Generates everything; an error tells which openssl command failed.
   static absl::StatusOr<TestCertificates> Generate();
+
+  // One set generated on first use and kept for the whole test binary; null
+  // (with a test failure recorded) if generating failed. Thread-safe.
+  static const TestCertificates* Shared();
 };
 
 // The contents of `path`; empty if it cannot be read.
