@@ -27,6 +27,18 @@
 namespace sse_gateway {
 namespace {
 
+// 405 with `Allow: <allow>` and a JSON body.
+void WriteMethodNotAllowed(const httplib::Request& request,
+                           absl::string_view allow,
+                           httplib::Response& response) {
+  WriteErrorResponse(
+      absl::UnimplementedError(absl::StrCat(
+          "method ", request.method, " is not allowed on ", request.path)),
+      response);
+  response.status = 405;
+  response.set_header("Allow", std::string(allow));
+}
+
 // How long start-up may spend reading a backend's schema by reflection.
 constexpr absl::Duration kReflectionTimeout = absl::Seconds(10);
 
@@ -361,12 +373,7 @@ void Gateway::Dispatch(const httplib::Request& request,
           path_template.Match(request.path);
       if (!bindings.has_value()) continue;
       if (request.method != "GET") {
-        response.set_header("Allow", "GET");
-        WriteErrorResponse(absl::UnimplementedError(absl::StrCat(
-                               "method ", request.method, " is not allowed on ",
-                               request.path)),
-                           response);
-        response.status = 405;
+        WriteMethodNotAllowed(request, "GET", response);
         return;
       }
       template_route->Handle(request, response, *bindings);
@@ -383,12 +390,7 @@ void Gateway::Dispatch(const httplib::Request& request,
     return;
   }
   if (request.method != "GET") {
-    response.set_header("Allow", is_index ? "GET, HEAD" : "GET");
-    WriteErrorResponse(
-        absl::UnimplementedError(absl::StrCat(
-            "method ", request.method, " is not allowed on ", request.path)),
-        response);
-    response.status = 405;
+    WriteMethodNotAllowed(request, is_index ? "GET, HEAD" : "GET", response);
     return;
   }
   route->second->Handle(request, response);

@@ -61,9 +61,6 @@ class StreamRoute {
   StreamRoute(std::string path, std::unique_ptr<StreamMethod> method,
               StreamRouteOptions options);
 
-  const std::string& path() const { return path_; }
-  int64_t active_streams() const { return limiter_.active(); }
-
   // Serves one GET request on this route. `path_bindings` are request
   // fields bound by the route's path template (applied before the query's;
   // binding a singular field twice is a 400).
