@@ -56,9 +56,12 @@ absl::Status GrpcEventStream::Transcode(const std::string& bytes,
     return absl::InternalError(
         absl::StrCat("cannot parse ", response->GetDescriptor()->full_name()));
   }
-  absl::StatusOr<std::string> json = RenderJson(*response, rendering_.json);
-  if (!json.ok()) return json.status();
-  message->data = *std::move(json);
+  // The parse above checks the bytes (proto3 strings must be UTF-8) and
+  // gives the id; the JSON is rendered from the same bytes.
+  std::string json;
+  absl::Status rendered = rendering_.json->Render(bytes, &json);
+  if (!rendered.ok()) return rendered;
+  message->data = std::move(json);
   message->event = rendering_.event;
   if (!rendering_.id_field.empty()) {
     absl::StatusOr<std::string> id =

@@ -3,7 +3,7 @@
 //
 // Each response is parsed into a message of the method's output type (a
 // prototype from the Schema) and becomes one SseMessage:
-//   data:  the response as one-line proto3 JSON (RenderJson with `json`);
+//   data:  the response as one-line proto3 JSON (the route's JsonRenderer);
 //   event: the fixed event name, if any;
 //   id:    the text of the response field at `id_field` when set, otherwise a
 //          decimal sequence number: first_sequence_id, then +1 per message;
@@ -42,7 +42,9 @@ struct SseRendering {
   // Resolved path of the id field in the response type; empty: sequence ids.
   std::vector<const google::protobuf::FieldDescriptor*> id_field;
   std::optional<int64_t> retry_ms;
-  JsonOptions json;
+  // Renders the data of every message. Not owned; shared by the streams of a
+  // route and must outlive them. Its type is the method's output type.
+  const JsonRenderer* json = nullptr;
   // The id of the first message when `id_field` is empty.
   uint64_t first_sequence_id = 1;
 };

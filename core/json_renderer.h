@@ -12,13 +12,17 @@
 #ifndef SSE_GATEWAY_CORE_JSON_RENDERER_H_
 #define SSE_GATEWAY_CORE_JSON_RENDERER_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
 
 namespace sse_gateway {
 
@@ -29,6 +33,38 @@ struct JsonOptions {
   bool use_proto_names = false;
   // Enum values as numbers instead of names.
   bool enums_as_ints = false;
+};
+
+// Renders messages of one type as proto3 JSON, the same text as RenderJson,
+// straight from their wire bytes. This is the per-event path of a route:
+// protobuf's MessageToJsonString builds a type resolver for a non-generated
+// pool on every call and re-serializes the message; a JsonRenderer builds
+// each google.protobuf.Type once and renders the bytes the backend sent.
+//
+// Thread-safe: one renderer serves every stream of a route. `type` (and its
+// DescriptorPool) are not owned and must outlive the renderer.
+class JsonRenderer {
+ public:
+  JsonRenderer(const google::protobuf::Descriptor* type, JsonOptions options);
+  ~JsonRenderer();
+
+  JsonRenderer(const JsonRenderer&) = delete;
+  JsonRenderer& operator=(const JsonRenderer&) = delete;
+
+  // Renders `serialized`, the wire bytes of a message of the renderer's type
+  // (already checked to parse), as one-line JSON into `*json` (owned by the
+  // caller; replaced). Error if the bytes cannot be rendered.
+  absl::Status Render(absl::string_view serialized, std::string* json) const;
+
+  const google::protobuf::Descriptor* type() const { return type_; }
+
+ private:
+  class CachingTypeResolver;
+
+  const google::protobuf::Descriptor* const type_;
+  const std::string type_url_;
+  google::protobuf::util::JsonPrintOptions print_options_;
+  std::unique_ptr<CachingTypeResolver> resolver_;
 };
 
 // Renders `message` as one-line proto3 JSON (no newline anywhere, as SSE data

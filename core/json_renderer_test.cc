@@ -1,10 +1,12 @@
 #include "core/json_renderer.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -42,9 +44,22 @@ class JsonRendererTest : public ::testing::Test {
     ASSERT_TRUE(status.ok()) << status;
   }
 
+  // Renders the request with RenderJson and checks that a JsonRenderer
+  // renders its wire bytes to the same text, twice (the second time from the
+  // renderer's cached types).
   std::string Render(const JsonOptions& options = {}) {
     absl::StatusOr<std::string> json = RenderJson(*request_, options);
     EXPECT_TRUE(json.ok()) << json.status();
+    const JsonRenderer renderer(request_->GetDescriptor(), options);
+    const std::string bytes = request_->SerializeAsString();
+    for (int i = 0; i < 2; ++i) {
+      std::string from_bytes = "stale";
+      const absl::Status status = renderer.Render(bytes, &from_bytes);
+      EXPECT_TRUE(status.ok()) << status;
+      if (json.ok()) {
+        EXPECT_EQ(from_bytes, *json);
+      }
+    }
     return json.ok() ? *json : "";
   }
 
@@ -135,6 +150,35 @@ TEST_F(JsonRendererTest, UnrenderableTimestampIsAnError) {
   EXPECT_FALSE(json.ok());
   EXPECT_THAT(json.status().message(),
               HasSubstr("cannot render testing.v1.StreamRequest"));
+
+  const JsonRenderer renderer(request_->GetDescriptor(), {});
+  std::string from_bytes;
+  const absl::Status status =
+      renderer.Render(request_->SerializeAsString(), &from_bytes);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(),
+              HasSubstr("cannot render testing.v1.StreamRequest"));
+}
+
+TEST_F(JsonRendererTest, OneRendererServesManyThreads) {
+  Apply({{"count", "7"}, {"echo.color", "COLOR_RED"}, {"echo.names", "x"}});
+  const std::string expected = Render();
+  const std::string bytes = request_->SerializeAsString();
+  const JsonRenderer renderer(request_->GetDescriptor(), {});
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::string json;
+      for (int i = 0; i < 200; ++i) {
+        if (!renderer.Render(bytes, &json).ok() || json != expected) {
+          mismatches.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST_F(JsonRendererTest, FieldValueAsTextForEachKind) {

@@ -188,6 +188,8 @@ absl::StatusOr<std::unique_ptr<StreamMethod>> StreamMethod::Create(
   stream_method->request_prototype_ = request_prototype;
   stream_method->response_prototype_ = response_prototype;
   stream_method->id_field_ = std::move(id_field);
+  stream_method->json_renderer_ = std::make_unique<JsonRenderer>(
+      response_prototype->GetDescriptor(), stream_method->options_.json);
   stream_method->resume_field_ = std::move(resume_field);
   return stream_method;
 }
@@ -262,7 +264,7 @@ absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
   rendering.event = options_.event;
   rendering.id_field = id_field_;
   rendering.retry_ms = options_.retry_ms;
-  rendering.json = options_.json;
+  rendering.json = json_renderer_.get();
   rendering.first_sequence_id =
       id_field_.empty() ? FirstSequenceId(last_event_id) : 1;
   const size_t channel = PickChannel();

@@ -135,6 +135,8 @@ class StreamMethod {
   const google::protobuf::Message* request_prototype_ = nullptr;
   const google::protobuf::Message* response_prototype_ = nullptr;
   std::vector<const google::protobuf::FieldDescriptor*> id_field_;
+  // Shared by every stream this method opens.
+  std::unique_ptr<const JsonRenderer> json_renderer_;
   std::vector<const google::protobuf::FieldDescriptor*> resume_field_;
 };
 
