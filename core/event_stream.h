@@ -11,8 +11,13 @@
 // end) and further Next() calls keep returning kEnd. Cancel() ends the stream
 // early (for gRPC: cancels the call); it is idempotent.
 //
+// A consumer that serves many streams from one thread (the gateway's
+// StreamPump) does not wait in Next(): it registers a ready callback and calls
+// Next() with a zero timeout when the stream says something may be ready.
+//
 // Thread safety: Next() and FinalStatus() must be called from one thread at a
-// time; Cancel() may be called from any thread, concurrently with Next().
+// time; Cancel() and SetReadyCallback() may be called from any thread,
+// concurrently with Next().
 // Destroying the stream cancels it if it has not ended and releases
 // everything it holds before the destructor returns.
 
@@ -61,6 +66,19 @@ class EventStream {
   virtual std::vector<std::pair<std::string, std::string>> ResponseMetadata()
       const {
     return {};
+  }
+
+  // Asks the stream to call `on_ready` (on any thread, possibly while Next()
+  // runs elsewhere) whenever Next() may have something new to return: a
+  // message, or the end. Spurious calls are allowed; a missed one is not. The
+  // callback must be quick and must not call back into the stream. Replaces
+  // any earlier callback; an empty function stops the calls. When this
+  // returns, the previous callback is neither running nor going to run.
+  // Returns false if the stream cannot notify (the default); its consumer
+  // must then poll it.
+  virtual bool SetReadyCallback(std::function<void()> on_ready) {
+    (void)on_ready;
+    return false;
   }
 };
 

@@ -86,6 +86,11 @@ absl::Status GrpcEventStream::FinalStatus() const { return final_status_; }
 
 void GrpcEventStream::Cancel() { call_->Cancel(); }
 
+bool GrpcEventStream::SetReadyCallback(std::function<void()> on_ready) {
+  call_->SetReadyCallback(std::move(on_ready));
+  return true;
+}
+
 std::vector<std::pair<std::string, std::string>>
 GrpcEventStream::ResponseMetadata() const {
   return call_->ServerInitialMetadata();

@@ -161,9 +161,22 @@ class GrpcStreamCall::Reactor final
     // alive, so cancelling after OnDone is harmless.
     if (try_cancel) context_.TryCancel();
     if (release_hold) RemoveHold();
+    NotifyReady();
   }
 
   void WaitUntilDone() { finished_->WaitForNotification(); }
+
+  void SetReadyCallback(std::function<void()> on_ready) {
+    absl::MutexLock lock(&callback_mu_);
+    on_ready_ = std::move(on_ready);
+  }
+
+  // Tells the consumer that Next() may have something new. Called outside
+  // `mu_`; `callback_mu_` makes SetReadyCallback wait for a running call.
+  void NotifyReady() {
+    absl::MutexLock lock(&callback_mu_);
+    if (on_ready_) on_ready_();
+  }
 
   std::vector<std::pair<std::string, std::string>> ServerInitialMetadata()
       const {
@@ -181,14 +194,20 @@ class GrpcStreamCall::Reactor final
                               std::string(value.data(), value.size()));
       }
     }
-    absl::MutexLock lock(&mu_);
-    initial_metadata_ = std::move(metadata);
-    initial_metadata_done_ = true;
+    bool released = false;
+    {
+      absl::MutexLock lock(&mu_);
+      initial_metadata_ = std::move(metadata);
+      initial_metadata_done_ = true;
+      released = !buffer_.empty();
+    }
+    if (released) NotifyReady();
   }
 
   void OnReadDone(bool ok) override {
     bool start_read = false;
     bool release_hold = false;
+    bool ready = false;
     {
       absl::MutexLock lock(&mu_);
       read_outstanding_ = false;
@@ -196,6 +215,7 @@ class GrpcStreamCall::Reactor final
         reads_finished_ = true;
       } else if (!cancelled_) {
         buffer_.push_back(ByteBufferToString(incoming_));
+        ready = MessagesReleased();
         if (buffer_.size() < buffer_capacity_) {
           read_outstanding_ = true;
           start_read = true;
@@ -208,6 +228,7 @@ class GrpcStreamCall::Reactor final
         release_hold = true;
       }
     }
+    if (ready) NotifyReady();
     if (start_read) StartRead(&incoming_);
     if (release_hold) RemoveHold();
   }
@@ -219,6 +240,7 @@ class GrpcStreamCall::Reactor final
       call_status_ = ToAbslStatus(status);
       done_ = true;
     }
+    NotifyReady();
     finished->Notify();
     // From here on the owner may destroy this reactor: touch nothing.
   }
@@ -251,6 +273,9 @@ class GrpcStreamCall::Reactor final
   bool initial_metadata_done_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::pair<std::string, std::string>> initial_metadata_
       ABSL_GUARDED_BY(mu_);
+  // Guards on_ready_, and is held while it runs.
+  absl::Mutex callback_mu_;
+  std::function<void()> on_ready_ ABSL_GUARDED_BY(callback_mu_);
   // Notified once OnDone ran (or when no call was made).
   const std::shared_ptr<absl::Notification> finished_ =
       std::make_shared<absl::Notification>();
@@ -280,8 +305,13 @@ GrpcStreamCall::GrpcStreamCall(std::unique_ptr<Reactor> reactor)
     : reactor_(std::move(reactor)) {}
 
 GrpcStreamCall::~GrpcStreamCall() {
+  reactor_->SetReadyCallback(nullptr);
   reactor_->Cancel();
   reactor_->WaitUntilDone();
+}
+
+void GrpcStreamCall::SetReadyCallback(std::function<void()> on_ready) {
+  reactor_->SetReadyCallback(std::move(on_ready));
 }
 
 GrpcStreamCall::NextResult GrpcStreamCall::Next(absl::Duration timeout,

@@ -23,6 +23,7 @@
 #define SSE_GATEWAY_CORE_GRPC_STREAM_CALL_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,12 @@ class GrpcStreamCall {
   // Waits up to `timeout` for the next response and stores its serialized
   // bytes in `*response` (owned by the caller) when kMessage is returned.
   NextResult Next(absl::Duration timeout, std::string* response);
+
+  // Calls `on_ready` (on a gRPC thread, or on the thread that calls
+  // Cancel()) whenever Next() may return something new; see
+  // EventStream::SetReadyCallback for the contract. Never called after this
+  // returns with a different callback, nor after the destructor started.
+  void SetReadyCallback(std::function<void()> on_ready);
 
   // The final status: the gRPC code and message as an absl::Status (the codes
   // are numerically equal), or CANCELLED after Cancel(). Meaningful after

@@ -73,6 +73,9 @@ class StreamMethod::CountedStream final : public EventStream {
       const override {
     return stream_->ResponseMetadata();
   }
+  bool SetReadyCallback(std::function<void()> on_ready) override {
+    return stream_->SetReadyCallback(std::move(on_ready));
+  }
 
  private:
   std::unique_ptr<EventStream> stream_;

@@ -8,14 +8,16 @@
 // message, its end, or `open_wait`, whichever comes first, so that a stream
 // that fails at once gets a real HTTP status. After that the response is
 // `200 text/event-stream` (Cache-Control: no-cache, X-Accel-Buffering: no,
-// the allowlisted response metadata, chunked, never compressed), written by an
-// httplib chunked content provider that pulls the stream:
+// the allowlisted response metadata, chunked, never compressed). httplib
+// writes the head; then its chunked content provider hands the connection
+// (SocketStream::Detach) and an SseResponseWriter to `pump`, which writes the
+// body without holding a thread (see stream_pump.h and sse_response_writer.h):
 //   - every message is written as soon as it is produced (messages that are
 //     ready together go out as one chunk);
 //   - when nothing was written for `heartbeat`, a keep-alive comment ":" is;
-//   - a client that has gone is noticed within kDisconnectPoll even while the
-//     stream is idle, and a client that accepts no bytes for the server's
-//     write timeout is dropped; either way the stream is cancelled;
+//   - a client that has gone is noticed at once even while the stream is
+//     idle, and a client that accepts no bytes for the server's write
+//     timeout is dropped; either way the stream is cancelled;
 //   - when the backend ends the stream, one final `end` event (kEndEventName)
 //     carries {"code": <status code>, "message": "..."}, code 0 for a clean
 //     end, and the response is closed;
@@ -23,9 +25,11 @@
 //     cancelled and the response closed with only a `retry:` hint, so that
 //     the browser reconnects (to another replica, or later) and resumes.
 //
-// `on_finish` (optional) is called exactly once, on the connection's thread,
-// when the response is over, with how it went. Thread-safe: ServeEventStream
-// runs concurrently on connection threads.
+// `on_finish` (optional) is called exactly once, when the response is over,
+// with how it went: on the connection's thread for a response that ended
+// before its body, otherwise on the pump's reaper thread. Thread-safe:
+// ServeEventStream runs concurrently on connection threads. The request must
+// be served by HttpServer (which provides SocketStream::ForCurrentThread).
 
 #ifndef SSE_GATEWAY_GATEWAY_EVENT_STREAM_RESPONSE_H_
 #define SSE_GATEWAY_GATEWAY_EVENT_STREAM_RESPONSE_H_
@@ -40,40 +44,10 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "core/event_stream.h"
-#include "gateway/metrics.h"
-#include "gateway/stream_outcome.h"
+#include "gateway/sse_stream_options.h"
 #include "httplib.h"
 
 namespace sse_gateway {
-
-// How often an idle stream checks that its client is still there (and that
-// the server is not stopping).
-inline constexpr absl::Duration kDisconnectPoll = absl::Milliseconds(250);
-
-// Messages that are ready together are written as one chunk up to this size.
-inline constexpr size_t kMaxChunkBytes = 64 * 1024;
-
-struct SseStreamOptions {
-  absl::Duration open_wait = absl::Seconds(1);
-  // Keep-alive comment after this long without a write; InfiniteDuration()
-  // disables heartbeats.
-  absl::Duration heartbeat = absl::Seconds(15);
-  // Ends the stream after this long with a retry hint; none by default.
-  std::optional<absl::Duration> max_duration;
-  // The retry hint sent when max_duration or draining ends a stream.
-  int64_t reconnect_retry_ms = 1000;
-  // When it becomes true, open streams end with the retry hint. Not owned;
-  // must outlive every response. May be null.
-  const std::atomic<bool>* draining = nullptr;
-  // Live counters (events, bytes, heartbeats, time to first message). Not
-  // owned; may be null.
-  RouteMetrics* metrics = nullptr;
-  std::function<void(const StreamOutcome&)> on_finish;
-  // Lower-case keys of the stream's ResponseMetadata() copied, when present,
-  // to the response headers as they are committed (after the first message,
-  // the end, or open_wait). Metadata that arrives later cannot be copied.
-  std::vector<std::string> response_headers;
-};
 
 // Opens a stream with `factory` and serves it as the response to `request`.
 // `response` keeps the stream (through its content provider) until httplib

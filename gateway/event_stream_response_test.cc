@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "gateway/connection_threads.h"
 #include "gateway/http_server.h"
+#include "gateway/stream_pump.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sse_conformance.h"
@@ -118,6 +119,7 @@ class EventStreamResponseTest : public ::testing::Test {
   void SetUp() override {
     options_.open_wait = absl::Seconds(10);
     options_.draining = &draining_;
+    options_.pump = &pump_;
     server_.new_task_queue = [] { return new ConnectionThreads(); };
     server_.Get("/stream", [this](const httplib::Request& request,
                                   httplib::Response& response) {
@@ -146,6 +148,7 @@ class EventStreamResponseTest : public ::testing::Test {
     }
     server_.stop();
     thread_.join();
+    pump_.Stop();
   }
 
   SseResponse Get(const httplib::Headers& headers = {}) {
@@ -182,6 +185,8 @@ class EventStreamResponseTest : public ::testing::Test {
   std::atomic<bool> draining_{false};
   std::shared_ptr<ScriptedStream::Shared> shared_ =
       std::make_shared<ScriptedStream::Shared>();
+  // Last, so that it stops before what the responses use goes away.
+  StreamPump pump_{1};
 };
 
 // The shared conformance file's last_event_id cases: what the client sends

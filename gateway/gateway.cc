@@ -27,6 +27,13 @@
 namespace sse_gateway {
 namespace {
 
+// Event-loop threads of the StreamPump: one per two cores (gRPC's own
+// threads take the rest), at least one, at most four.
+size_t PumpThreads() {
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::clamp<size_t>(cores / 2, 1, 4);
+}
+
 // 405 with `Allow: <allow>` and a JSON body.
 void WriteMethodNotAllowed(const httplib::Request& request,
                            absl::string_view allow,
@@ -199,6 +206,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     options.sse.max_duration = route.max_duration;
     options.sse.reconnect_retry_ms = route.upstream.retry_ms.value_or(1000);
     options.sse.draining = &gateway->draining_;
+    options.sse.pump = &gateway->pump_;
     options.sse.metrics = gateway->metrics_.ForRoute(route.path);
     options.max_streams = route.max_streams;
     options.global_limiter = &gateway->global_limiter_;
@@ -234,7 +242,8 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
       schema_(std::move(schema)),
       backends_(std::move(backends)),
       global_limiter_(config_.max_streams),
-      metrics_(std::move(route_names)) {
+      metrics_(std::move(route_names)),
+      pump_(PumpThreads()) {
   server_.new_task_queue = [] { return new ConnectionThreads(); };
   server_.set_socket_options([this](int socket) {
     int yes = 1;
@@ -332,6 +341,7 @@ void Gateway::Stop() {
   stopped_ = true;
   server_.stop();
   if (serve_thread_.joinable()) serve_thread_.join();
+  pump_.Stop();
 }
 
 void Gateway::Dispatch(const httplib::Request& request,

@@ -51,6 +51,7 @@
 #include "gateway/metrics.h"
 #include "gateway/path_template.h"
 #include "gateway/stream_limiter.h"
+#include "gateway/stream_pump.h"
 #include "gateway/stream_route.h"
 #include "grpcpp/channel.h"
 #include "httplib.h"
@@ -118,6 +119,9 @@ class Gateway {
       template_routes_;
 
   HttpServer server_;
+  // Writes every open stream's body; declared after the routes, so it is
+  // stopped (by Stop) before they go.
+  StreamPump pump_;
   int listen_socket_ = -1;
   int port_ = 0;
   std::thread serve_thread_;

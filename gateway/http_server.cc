@@ -114,9 +114,11 @@ bool HttpServer::process_and_close_socket(int socket) {
     ScopedSigpipeBlock no_sigpipe;
     if (stream.AcceptTls(tls_->NewConnection(socket))) {
       ok = ServeRequests(stream);
-      stream.ShutdownTls();
+      if (!stream.detached()) stream.ShutdownTls();
     }
   }
+  // A detached connection belongs to whoever took it (the StreamPump).
+  if (stream.detached()) return true;
   ::shutdown(socket, SHUT_RDWR);
   ::close(socket);
   return ok;
@@ -147,7 +149,7 @@ bool HttpServer::ServeRequests(SocketStream& stream) {
                            }
                            stream.StartRecording(0);
                          });
-    if (!ok || connection_closed) break;
+    if (!ok || connection_closed || stream.detached()) break;
   }
   return ok;
 }

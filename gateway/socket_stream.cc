@@ -75,6 +75,13 @@ bool SocketStream::AcceptTls(ssl_st* ssl) {
   }
 }
 
+std::unique_ptr<DetachedConnection> SocketStream::Detach() {
+  detached_ = true;
+  ssl_st* ssl = ssl_;
+  ssl_ = nullptr;
+  return std::make_unique<DetachedConnection>(socket_, ssl, write_timeout_);
+}
+
 void SocketStream::ShutdownTls() {
   if (ssl_ == nullptr) return;
   ERR_clear_error();

@@ -19,15 +19,17 @@
 // (the TCP connection's FIN or reset), which is what a gone browser produces.
 //
 // Not thread-safe: one connection thread uses it. Does not own the socket;
-// owns the SSL object given to AcceptTls().
+// owns the SSL object given to AcceptTls() until Detach().
 
 #ifndef SSE_GATEWAY_GATEWAY_SOCKET_STREAM_H_
 #define SSE_GATEWAY_GATEWAY_SOCKET_STREAM_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gateway/detached_connection.h"
 #include "httplib.h"
 
 struct ssl_st;
@@ -92,6 +94,13 @@ class SocketStream : public httplib::Stream {
 
   // Starts (again) recording what read() hands out, up to `max_bytes`.
   void StartRecording(size_t max_bytes);
+  // Hands the connection (socket and TLS state) over to the caller, who now
+  // owns it; the stream does no more I/O, and HttpServer neither shuts the
+  // connection down nor closes it. Used once the response head is written,
+  // to finish a long response off the connection thread.
+  std::unique_ptr<DetachedConnection> Detach();
+  bool detached() const { return detached_; }
+
   // What was recorded; `overflowed` tells whether bytes were dropped.
   absl::string_view recorded() const { return recorded_; }
   bool recording_overflowed() const { return overflowed_; }
@@ -122,6 +131,7 @@ class SocketStream : public httplib::Stream {
   size_t record_limit_ = 0;
   bool overflowed_ = false;
   bool last_write_timed_out_ = false;
+  bool detached_ = false;
 };
 
 }  // namespace sse_gateway
