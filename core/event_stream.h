@@ -68,6 +68,11 @@ class EventStream {
     return {};
   }
 
+  // A time at which the stream must be looked at (Next() called) even if it
+  // has not said it is ready, e.g. the deadline of an upstream call.
+  // InfiniteFuture() (the default) when there is none.
+  virtual absl::Time Deadline() const { return absl::InfiniteFuture(); }
+
   // Asks the stream to call `on_ready` (on any thread, possibly while Next()
   // runs elsewhere) whenever Next() may have something new to return: a
   // message, or the end. Spurious calls are allowed; a missed one is not. The

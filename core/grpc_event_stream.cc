@@ -86,6 +86,8 @@ absl::Status GrpcEventStream::FinalStatus() const { return final_status_; }
 
 void GrpcEventStream::Cancel() { call_->Cancel(); }
 
+absl::Time GrpcEventStream::Deadline() const { return call_->Deadline(); }
+
 bool GrpcEventStream::SetReadyCallback(std::function<void()> on_ready) {
   call_->SetReadyCallback(std::move(on_ready));
   return true;

@@ -67,6 +67,8 @@ class GrpcEventStream : public EventStream {
   // The call's server initial metadata (GrpcStreamCall::ServerInitialMetadata).
   std::vector<std::pair<std::string, std::string>> ResponseMetadata()
       const override;
+  // The call's deadline (GrpcStreamCall::Deadline).
+  absl::Time Deadline() const override;
   // Forwards to the call (GrpcStreamCall::SetReadyCallback); always true.
   bool SetReadyCallback(std::function<void()> on_ready) override;
 

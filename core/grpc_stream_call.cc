@@ -1,9 +1,11 @@
 #include "core/grpc_stream_call.h"
 
-#include <deque>
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -84,7 +86,8 @@ class GrpcStreamCall::Reactor final
   void Begin(grpc::GenericStub* stub, const std::string& method,
              const std::string& serialized_request, const Options& options) {
     if (options.timeout.has_value()) {
-      context_.set_deadline(absl::ToChronoTime(absl::Now() + *options.timeout));
+      deadline_ = absl::Now() + *options.timeout;
+      context_.set_deadline(absl::ToChronoTime(deadline_));
     }
     for (const auto& [key, value] : options.metadata) {
       context_.AddMetadata(key, value);
@@ -115,18 +118,31 @@ class GrpcStreamCall::Reactor final
 
   NextResult Next(absl::Duration timeout, std::string* response) {
     bool start_read = false;
+    bool expire = false;
     {
       absl::MutexLock lock(&mu_);
       if (ended_) return NextResult::kEnd;
       mu_.AwaitWithTimeout(absl::Condition(this, &Reactor::ReadyForNext),
-                           timeout);
+                           std::min(timeout, deadline_ - absl::Now()));
+      // The deadline is enforced here as well as by the backend (it is
+      // sent as grpc-timeout): the channel runs without gRPC's deadline
+      // filter, see backend_pool.cc.
+      expire = !cancelled_ && !done_ && absl::Now() >= deadline_;
+    }
+    if (expire) {
+      Cancel();
+      absl::MutexLock lock(&mu_);
+      deadline_exceeded_ = true;
+    }
+    {
+      absl::MutexLock lock(&mu_);
       if (cancelled_ || (buffer_.empty() && done_)) {
         ended_ = true;
         return NextResult::kEnd;
       }
       if (buffer_.empty() || !MessagesReleased()) return NextResult::kTimeout;
       *response = std::move(buffer_.front());
-      buffer_.pop_front();
+      buffer_.erase(buffer_.begin());  // At most buffer_capacity_ entries.
       if (!read_outstanding_ && !reads_finished_ && !hold_released_ &&
           buffer_.size() < buffer_capacity_) {
         read_outstanding_ = true;
@@ -139,6 +155,9 @@ class GrpcStreamCall::Reactor final
 
   absl::Status FinalStatus() const {
     absl::MutexLock lock(&mu_);
+    if (deadline_exceeded_) {
+      return absl::DeadlineExceededError("deadline exceeded");
+    }
     if (cancelled_) return absl::CancelledError("call cancelled by the client");
     return call_status_;
   }
@@ -165,6 +184,8 @@ class GrpcStreamCall::Reactor final
   }
 
   void WaitUntilDone() { finished_->WaitForNotification(); }
+
+  absl::Time deadline() const { return deadline_; }
 
   void SetReadyCallback(std::function<void()> on_ready) {
     absl::MutexLock lock(&callback_mu_);
@@ -257,18 +278,22 @@ class GrpcStreamCall::Reactor final
   }
 
   const size_t buffer_capacity_;
+  absl::Time deadline_ = absl::InfiniteFuture();  // Set before the call.
   grpc::ClientContext context_;
   grpc::ByteBuffer request_;   // Must stay valid until the write completes.
   grpc::ByteBuffer incoming_;  // Target of the outstanding read.
 
   mutable absl::Mutex mu_;
-  std::deque<std::string> buffer_ ABSL_GUARDED_BY(mu_);
+  // Inline room for the default capacity: a std::deque would allocate 512
+  // bytes per call up front, which adds up over thousands of idle streams.
+  absl::InlinedVector<std::string, 4> buffer_ ABSL_GUARDED_BY(mu_);
   bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_finished_ ABSL_GUARDED_BY(mu_) = false;  // A read failed.
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;   // OnDone ran (or no call).
   bool ended_ ABSL_GUARDED_BY(mu_) = false;  // Next() returned kEnd.
+  bool deadline_exceeded_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status call_status_ ABSL_GUARDED_BY(mu_);
   bool initial_metadata_done_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::pair<std::string, std::string>> initial_metadata_
@@ -309,6 +334,8 @@ GrpcStreamCall::~GrpcStreamCall() {
   reactor_->Cancel();
   reactor_->WaitUntilDone();
 }
+
+absl::Time GrpcStreamCall::Deadline() const { return reactor_->deadline(); }
 
 void GrpcStreamCall::SetReadyCallback(std::function<void()> on_ready) {
   reactor_->SetReadyCallback(std::move(on_ready));

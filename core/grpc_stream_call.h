@@ -75,6 +75,11 @@ class GrpcStreamCall {
   // bytes in `*response` (owned by the caller) when kMessage is returned.
   NextResult Next(absl::Duration timeout, std::string* response);
 
+  // When the call's deadline (Options::timeout after Start) passes;
+  // InfiniteFuture() without a timeout. A Next() call at or after it ends
+  // the call with DEADLINE_EXCEEDED if the backend has not ended it first.
+  absl::Time Deadline() const;
+
   // Calls `on_ready` (on a gRPC thread, or on the thread that calls
   // Cancel()) whenever Next() may return something new; see
   // EventStream::SetReadyCallback for the contract. Never called after this

@@ -73,6 +73,7 @@ class StreamMethod::CountedStream final : public EventStream {
       const override {
     return stream_->ResponseMetadata();
   }
+  absl::Time Deadline() const override { return stream_->Deadline(); }
   bool SetReadyCallback(std::function<void()> on_ready) override {
     return stream_->SetReadyCallback(std::move(on_ready));
   }

@@ -97,7 +97,8 @@ void SseResponseWriter::Abandon(CloseReason reason) {
 }
 
 absl::Time SseResponseWriter::NextDeadline() const {
-  return std::min(end_by_, last_write_ + options_.heartbeat);
+  return std::min(
+      {end_by_, last_write_ + options_.heartbeat, stream_->Deadline()});
 }
 
 bool SseResponseWriter::Draining() const {

@@ -73,7 +73,8 @@ class SseResponseWriter {
   bool ended() const { return ended_; }
 
   // The next time Produce() has something to do even if the stream stays
-  // silent (a heartbeat or max_duration); InfiniteFuture() if never.
+  // silent (a heartbeat, max_duration, or the stream's Deadline());
+  // InfiniteFuture() if never.
   absl::Time NextDeadline() const;
 
   // Whether the gateway is draining (Produce() then ends the stream).
