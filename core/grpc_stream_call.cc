@@ -70,6 +70,45 @@ absl::Status CheckGrpcMetadata(absl::string_view key, absl::string_view value) {
   return absl::OkStatus();
 }
 
+// The responses received and not yet pulled, oldest first, with their total
+// size. No allocation while it holds at most four; memory it grew for a
+// burst is released once it is empty again, so idle streams stay small.
+class ResponseQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  size_t bytes() const { return bytes_; }
+
+  void Push(std::string response) {
+    bytes_ += response.size();
+    items_.push_back(std::move(response));
+  }
+
+  // Requires !empty().
+  std::string Pop() {
+    std::string response = std::move(items_[head_++]);
+    bytes_ -= response.size();
+    if (empty()) Clear();
+    return response;
+  }
+
+  void Clear() {
+    if (items_.capacity() > kInline) {
+      absl::InlinedVector<std::string, kInline>().swap(items_);
+    } else {
+      items_.clear();
+    }
+    head_ = 0;
+    bytes_ = 0;
+  }
+
+ private:
+  static constexpr size_t kInline = 4;
+  absl::InlinedVector<std::string, kInline> items_;
+  size_t head_ = 0;  // items_[head_] is the oldest response.
+  size_t bytes_ = 0;
+};
+
 // The reactor owns everything gRPC touches (context, buffers) and the state
 // shared with Next()/Cancel(). It holds the call open (AddHold) until reading
 // has stopped for good, so that Next() may safely issue a read from the
@@ -79,8 +118,9 @@ absl::Status CheckGrpcMetadata(absl::string_view key, absl::string_view value) {
 class GrpcStreamCall::Reactor final
     : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  explicit Reactor(size_t buffer_capacity)
-      : buffer_capacity_(buffer_capacity < 1 ? 1 : buffer_capacity) {}
+  Reactor(size_t buffer_capacity, size_t buffer_bytes)
+      : buffer_capacity_(buffer_capacity < 1 ? 1 : buffer_capacity),
+        buffer_bytes_(buffer_bytes < 1 ? 1 : buffer_bytes) {}
 
   // Makes the call. Called once, before anything else.
   void Begin(grpc::GenericStub* stub, const std::string& method,
@@ -122,8 +162,14 @@ class GrpcStreamCall::Reactor final
     {
       absl::MutexLock lock(&mu_);
       if (ended_) return NextResult::kEnd;
-      mu_.AwaitWithTimeout(absl::Condition(this, &Reactor::ReadyForNext),
-                           std::min(timeout, deadline_ - absl::Now()));
+      // A consumer that polls (timeout zero) must not go through the
+      // Mutex's waiter queue: under load that put the StreamPump's thread to
+      // sleep on the futex for every event.
+      const absl::Duration wait = std::min(timeout, deadline_ - absl::Now());
+      if (wait > absl::ZeroDuration()) {
+        mu_.AwaitWithTimeout(absl::Condition(this, &Reactor::ReadyForNext),
+                             wait);
+      }
       // The deadline is enforced here as well as by the backend (it is
       // sent as grpc-timeout): the channel runs without gRPC's deadline
       // filter, see backend_pool.cc.
@@ -141,10 +187,9 @@ class GrpcStreamCall::Reactor final
         return NextResult::kEnd;
       }
       if (buffer_.empty() || !MessagesReleased()) return NextResult::kTimeout;
-      *response = std::move(buffer_.front());
-      buffer_.erase(buffer_.begin());  // At most buffer_capacity_ entries.
+      *response = buffer_.Pop();
       if (!read_outstanding_ && !reads_finished_ && !hold_released_ &&
-          buffer_.size() < buffer_capacity_) {
+          HasRoom()) {
         read_outstanding_ = true;
         start_read = true;
       }
@@ -169,7 +214,7 @@ class GrpcStreamCall::Reactor final
       absl::MutexLock lock(&mu_);
       if (cancelled_ || ended_) return;
       cancelled_ = true;
-      buffer_.clear();
+      buffer_.Clear();
       try_cancel = !done_;
       if (!done_ && !read_outstanding_ && !hold_released_) {
         hold_released_ = true;
@@ -235,9 +280,9 @@ class GrpcStreamCall::Reactor final
       if (!ok) {
         reads_finished_ = true;
       } else if (!cancelled_) {
-        buffer_.push_back(ByteBufferToString(incoming_));
+        buffer_.Push(ByteBufferToString(incoming_));
         ready = MessagesReleased();
-        if (buffer_.size() < buffer_capacity_) {
+        if (HasRoom()) {
           read_outstanding_ = true;
           start_read = true;
         }
@@ -273,20 +318,24 @@ class GrpcStreamCall::Reactor final
     return initial_metadata_done_ || done_;
   }
 
+  // Whether another response may be read into the buffer.
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return buffer_.size() < buffer_capacity_ && buffer_.bytes() < buffer_bytes_;
+  }
+
   bool ReadyForNext() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return cancelled_ || done_ || (!buffer_.empty() && MessagesReleased());
   }
 
   const size_t buffer_capacity_;
+  const size_t buffer_bytes_;
   absl::Time deadline_ = absl::InfiniteFuture();  // Set before the call.
   grpc::ClientContext context_;
   grpc::ByteBuffer request_;   // Must stay valid until the write completes.
   grpc::ByteBuffer incoming_;  // Target of the outstanding read.
 
   mutable absl::Mutex mu_;
-  // Inline room for the default capacity: a std::deque would allocate 512
-  // bytes per call up front, which adds up over thousands of idle streams.
-  absl::InlinedVector<std::string, 4> buffer_ ABSL_GUARDED_BY(mu_);
+  ResponseQueue buffer_ ABSL_GUARDED_BY(mu_);
   bool read_outstanding_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_finished_ ABSL_GUARDED_BY(mu_) = false;  // A read failed.
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
@@ -309,7 +358,8 @@ class GrpcStreamCall::Reactor final
 std::unique_ptr<GrpcStreamCall> GrpcStreamCall::Start(
     grpc::GenericStub* stub, const std::string& method,
     const std::string& serialized_request, Options options) {
-  auto reactor = std::make_unique<Reactor>(options.buffer_capacity);
+  auto reactor =
+      std::make_unique<Reactor>(options.buffer_capacity, options.buffer_bytes);
   absl::Status metadata_status;
   for (const auto& [key, value] : options.metadata) {
     metadata_status = CheckGrpcMetadata(key, value);

@@ -229,6 +229,7 @@ absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
 
   GrpcStreamCall::Options call_options;
   call_options.buffer_capacity = options_.buffer_capacity;
+  call_options.buffer_bytes = options_.buffer_bytes;
   call_options.timeout = options_.timeout;
   if (timeout.has_value() &&
       (!call_options.timeout.has_value() || *timeout < *call_options.timeout)) {

@@ -53,7 +53,8 @@ struct StreamMethodOptions {
       resume_field;  // request field set from Last-Event-ID; empty: none
   std::optional<int64_t> retry_ms;  // retry hint sent with the first event
   JsonOptions json;
-  size_t buffer_capacity = 4;             // responses buffered per stream
+  size_t buffer_capacity = 64;            // responses buffered per stream...
+  size_t buffer_bytes = 128 * 1024;       // ...holding at most about this much
   std::optional<absl::Duration> timeout;  // gRPC deadline per call
 };
 

@@ -4,8 +4,9 @@
 // Create() does all the work that can fail before serving: it loads the
 // descriptor sets, resolves every route's method and fields against them and
 // reads the index page; each error names the config file and key. Start()
-// binds the listen address and serves on a background thread, one thread per
-// connection (see ConnectionThreads). The gateway knows nothing of any
+// binds the listen address and serves on a background thread: one thread per
+// connection (see ConnectionThreads) until an SSE response's head is written,
+// then the StreamPump's event loop writes its body. The gateway knows nothing of any
 // particular service: everything comes from the config and the schema.
 //
 // With the `tls` key the gateway serves HTTPS (TlsServerContext, loaded and
@@ -25,9 +26,9 @@
 // deadlines) is configured per route; see StreamRoute and ServeEventStream.
 //
 // Thread-safe. Drain() then Stop() is the graceful shutdown; Stop() alone
-// (also run by the destructor) stops accepting, lets open streams notice
-// within kDisconnectPoll, and waits for every connection thread; upstream
-// calls are cancelled as their streams close.
+// (also run by the destructor) stops accepting, waits for every connection
+// thread, then stops the pump, which closes the open streams and cancels
+// their upstream calls.
 
 #ifndef SSE_GATEWAY_GATEWAY_GATEWAY_H_
 #define SSE_GATEWAY_GATEWAY_GATEWAY_H_

@@ -1,0 +1,150 @@
+// LoadgenWorker: one thread of the load generator. It owns an epoll
+// instance and its share of the SseConnections and runs one of two loads:
+//
+//  - stream: opens `connections` streams at `ramp_per_s`, keeps them open
+//    and reads their events until *stop is set, then closes them all.
+//  - churn: keeps `concurrency` cycles in flight, each connect → first event
+//    → close, claiming cycles from a counter shared by all workers until
+//    `cycles` have been claimed and finished.
+//
+// Connections are made from `source_addresses` in turn when given (see
+// SseConnection::Start). A connect that fails with EADDRNOTAVAIL (no ephemeral
+// port free) is retried shortly after and counted in connect_retries. A
+// connection with no first event within `first_event_timeout_ns` of its start
+// is closed as a timeout.
+//
+// Thread safety: Run() executes on the worker's thread. progress() may be
+// read from any thread at any time (relaxed atomics, each counter exact but
+// not a consistent snapshot across counters); results() only after Run()
+// returned.
+
+#ifndef SSE_GATEWAY_BENCH_LOADGEN_WORKER_H_
+#define SSE_GATEWAY_BENCH_LOADGEN_WORKER_H_
+
+#include <netinet/in.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "bench/bench_stats.h"
+#include "bench/event_stream_parser.h"
+#include "bench/sse_connection.h"
+
+namespace sse_gateway {
+
+struct LoadgenWorkerOptions {
+  sockaddr_in address{};
+  std::string request;  // The complete HTTP request bytes.
+  // Local addresses to connect from, in turn; empty: the kernel's choice.
+  std::vector<in_addr> source_addresses;
+  EventFormat format = EventFormat::kSse;
+  bool churn = false;
+  // stream mode: this worker's share.
+  int64_t connections = 0;
+  double ramp_per_s = 2000;
+  // churn mode: this worker's in-flight cycles and the shared claim counter
+  // (owned by the caller) of `cycles` in total.
+  int64_t concurrency = 0;
+  std::atomic<int64_t>* cycles_claimed = nullptr;
+  int64_t cycles = 0;
+  int64_t first_event_timeout_ns = 60'000'000'000;
+  // Owned by the caller. `measuring`: record event latencies now. `stop`:
+  // close everything and return.
+  const std::atomic<bool>* measuring = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Counters published while running (cumulative).
+struct LoadgenProgress {
+  std::atomic<int64_t> started{0};       // Connections (cycles) started.
+  std::atomic<int64_t> first_events{0};  // Connections with a first event.
+  // Connections that failed before their first event.
+  std::atomic<int64_t> failed_before_first_event{0};
+  std::atomic<int64_t> failed{0};       // All failed connections.
+  std::atomic<int64_t> cycles_done{0};  // Churn cycles that succeeded.
+  std::atomic<int64_t> open{0};         // Sockets open right now.
+  std::atomic<int64_t> events{0};
+  std::atomic<int64_t> body_bytes{0};
+  std::atomic<int64_t> connect_retries{0};
+};
+
+// Final results of a worker.
+struct LoadgenResults {
+  LatencyHistogram latency;  // Events while measuring (us).
+  LatencyHistogram ttfe;     // Start of connect → first event (us).
+  LatencyHistogram connect;  // Start of connect → TCP established (us).
+  std::array<int64_t, static_cast<size_t>(SseConnection::Failure::kCount)>
+      failures{};
+  std::map<int, int64_t> bad_status_codes;  // Status → connections.
+  int64_t syn_retransmits = 0;
+  int64_t comments = 0;
+};
+
+class LoadgenWorker {
+ public:
+  explicit LoadgenWorker(LoadgenWorkerOptions options);
+  ~LoadgenWorker();
+
+  LoadgenWorker(const LoadgenWorker&) = delete;
+  LoadgenWorker& operator=(const LoadgenWorker&) = delete;
+
+  // Runs the load (see the file comment). An error only if epoll itself
+  // cannot be used; connection problems are counted, not returned.
+  absl::Status Run();
+
+  const LoadgenProgress& progress() const { return progress_; }
+  const LoadgenResults& results() const { return results_; }
+
+ private:
+  // Starts `connection` (first attempt at `start_ns`); on EADDRNOTAVAIL
+  // queues it for a retry.
+  void StartConnection(SseConnection* connection, int64_t start_ns,
+                       int64_t now_ns);
+  // Opens what the ramp (stream) or the concurrency (churn) allows now.
+  void OpenDueConnections(int64_t now_ns);
+  void RetryDueConnections(int64_t now_ns);
+  // Records the consequences of HandleIo on `connection`.
+  void AfterIo(SseConnection* connection, bool was_connected,
+               bool had_first_event);
+  void OnClosed(SseConnection* connection);
+  void CloseTimedOut(int64_t now_ns);
+  // A connection object for a new stream or cycle (reused in churn mode).
+  SseConnection* NewConnection();
+  // The epoll_wait timeout until something is due, in milliseconds.
+  int NextTimeoutMs(int64_t now_ns) const;
+  void Publish();
+  bool ChurnFinished() const;
+
+  const LoadgenWorkerOptions options_;
+  LoadgenProgress progress_;
+  LoadgenResults results_;
+  ConnectionContext context_;
+  std::vector<char> read_buffer_;
+  int epoll_fd_ = -1;
+  std::vector<std::unique_ptr<SseConnection>> connections_;
+  std::vector<SseConnection*> idle_connections_;  // Churn: ready for reuse.
+  // Connections waiting to retry connect, with the time to retry at.
+  std::vector<std::pair<int64_t, SseConnection*>> retry_queue_;
+  size_t next_source_ = 0;  // Index into options_.source_addresses.
+  int64_t ramp_start_ns_ = 0;
+  int64_t started_ = 0;
+  int64_t open_ = 0;
+  int64_t in_flight_ = 0;  // Churn: cycles started and not finished.
+  bool no_more_cycles_ = false;
+  int64_t first_events_ = 0;
+  int64_t failed_ = 0;
+  int64_t failed_before_first_event_ = 0;
+  int64_t cycles_done_ = 0;
+  int64_t connect_retries_ = 0;
+};
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_BENCH_LOADGEN_WORKER_H_

@@ -1,0 +1,470 @@
+#!/usr/bin/env python3
+"""Turn benchmark results into docs/benchmarks.md plus PNG plots.
+
+Usage (Debian's python3 with python3-matplotlib):
+  /usr/bin/python3 bench/report.py --results RESULTS.jsonl --out-md docs/benchmarks.md \\
+      --plots-dir bench/plots [--command "bash bench/run.sh"] [--machine-json M.json]
+
+RESULTS.jsonl holds one JSON object per measured run:
+  {"run": 1, "scenario": "throughput|streams|ttfe|churn", "system": "direct|gateway|node|grpc-gateway",
+   "params": {...}, "ok": true, "error": null, "result": {<measuring program's JSON, see bench.md>}}
+Runs of one (scenario, system, params) cell are summarised by their MEDIAN; headline numbers also
+show n and the min-max spread. Failed runs (ok: false, or no result) are left out of the medians
+and listed under their table; missing systems or cells render as "—". The Markdown links the plots
+relatively (e.g. ../bench/plots/throughput.png from docs/).
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+
+import matplotlib
+import matplotlib.ticker
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+SYSTEMS = ["direct", "gateway", "node", "grpc-gateway"]
+COLORS = {"direct": "tab:gray", "gateway": "tab:blue", "node": "tab:green", "grpc-gateway": "tab:orange"}
+ROW_PARAM = {"throughput": "payload_bytes", "streams": "streams"}  # ttfe/churn: row = params label
+EXPECTED_ROWS = {"throughput": [64, 4096], "streams": [100, 1000, 10000, 19000]}
+DASH = "—"
+BASELINE_RULE = ("threads and fds equal to before, and RSS within max(10% of before, 5 MiB) of before, "
+                 "in every run")
+
+
+# ---------------------------------------------------------------- data
+def load_results(path):
+    """Parse the JSONL file; unparsable lines become notes instead of errors."""
+    records, problems = [], []
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("not a JSON object")
+                records.append(rec)
+            except ValueError as e:
+                problems.append(f"{path} line {i} ignored: {e}")
+    return records, problems
+
+
+class Cell:
+    """All runs of one (scenario, row, system) cell."""
+
+    def __init__(self):
+        self.runs = []
+
+    @staticmethod
+    def is_ok(run):
+        return bool(run.get("ok")) and isinstance(run.get("result"), dict)
+
+    def ok_results(self):
+        return [r["result"] for r in self.runs if self.is_ok(r)]
+
+    def values(self, fn):
+        """fn(result) over the successful runs; runs lacking the field (partial results) are skipped."""
+        out = []
+        for res in self.ok_results():
+            try:
+                v = fn(res)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError):
+                continue
+            if v is not None:
+                out.append(float(v))
+        return out
+
+    def spread(self, fn):
+        """(median, min, max) or None."""
+        v = self.values(fn)
+        return (statistics.median(v), min(v), max(v)) if v else None
+
+    def med(self, fn):
+        sp = self.spread(fn)
+        return sp[0] if sp else None
+
+    def n_label(self):
+        ok, total = len(self.ok_results()), len(self.runs)
+        return str(ok) if ok == total else f"{ok}/{total}"
+
+
+def params_label(params, skip=None):
+    items = [f"{k}={v}" for k, v in sorted(params.items()) if v and k != skip]
+    return ", ".join(items) or "defaults"
+
+
+def group(records):
+    """cells[scenario][row][system] -> Cell, plus the systems seen and per-scenario param labels."""
+    cells, seen, plabels = {}, set(), {}
+    for rec in records:
+        sc, sysname = rec.get("scenario"), rec.get("system")
+        params = rec.get("params") if isinstance(rec.get("params"), dict) else {}
+        if not sc or not sysname:
+            continue
+        seen.add(sysname)
+        row = params.get(ROW_PARAM[sc], 0) if sc in ROW_PARAM else params_label(params)
+        row = row if isinstance(row, int) else str(row)
+        if sc in ROW_PARAM:
+            plabels.setdefault(sc, set()).add(params_label(params, skip=ROW_PARAM[sc]))
+        cells.setdefault(sc, {}).setdefault(row, {}).setdefault(sysname, Cell()).runs.append(rec)
+    for sc, rows in EXPECTED_ROWS.items():
+        for row in rows:
+            cells.setdefault(sc, {}).setdefault(row, {})
+    systems = SYSTEMS + sorted(seen - set(SYSTEMS))
+    return cells, systems, plabels
+
+
+def cell(cells, sc, row, sysname):
+    return cells.get(sc, {}).get(row, {}).get(sysname) or Cell()
+
+
+def field(*path, scale=1.0):
+    def fn(res):
+        for k in path:
+            res = res[k]
+        return None if res is None else res * scale
+    return fn
+
+
+def rss_per_stream(res):
+    t = res["target"]
+    return (t["rss_kib_hold"] - t["rss_kib_before"]) / res["connected"]
+
+
+def cpu_pct(res):
+    return 100.0 * res["target"]["cpu_s_hold"] / res["duration_s"]
+
+
+def at_baseline(res):
+    """True/False per BASELINE_RULE; KeyError when the run has no target readings."""
+    t = res["target"]
+    rss_slack = max(0.10 * t["rss_kib_before"], 5 * 1024)
+    return (t["threads_hold"] == t["threads_before"] and t["fds_hold"] == t["fds_before"]
+            and abs(t["rss_kib_hold"] - t["rss_kib_before"]) <= rss_slack)
+
+
+# ---------------------------------------------------------------- formatting
+def fmt(v, nd=0, unit=""):
+    return DASH if v is None else f"{v:,.{nd}f}{unit}"
+
+
+def fmt_spread(sp, nd=0):
+    if sp is None:
+        return DASH
+    return f"{fmt(sp[0], nd)} ({fmt(sp[1], nd)}–{fmt(sp[2], nd)})"
+
+
+def row_name(sc, row):
+    if sc == "throughput" and isinstance(row, int):
+        return f"{row // 1024} KiB" if row >= 1024 and row % 1024 == 0 else f"{row} B"
+    return f"{row:,}" if isinstance(row, int) else str(row)
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def judge(value, target, higher_better=True):
+    """'met' / 'missed by X%' / '— (no data)'."""
+    if value is None or target is None:
+        return f"{DASH} (no data)"
+    if (value >= target) if higher_better else (value <= target):
+        return "met"
+    if target == 0:
+        return "missed"
+    miss = (target - value) / target if higher_better else (value - target) / target
+    return f"missed by {100 * abs(miss):.0f}%"
+
+
+def failure_notes(cells, sc, systems):
+    """Bullet lines for failed runs and systems with no runs in this scenario."""
+    notes, ran = [], set()
+    for row in rows_of(cells, sc):
+        for sysname, c in cells.get(sc, {}).get(row, {}).items():
+            ran.add(sysname)
+            for r in (r for r in c.runs if not Cell.is_ok(r)):
+                err = str(r.get("error") or "no result").replace("\n", " ")[:200]
+                notes.append(f"- {sysname}, {row_name(sc, row)}, run {r.get('run', '?')}: failed — {err}")
+    notes += [f"- {s}: no runs recorded (not built or not run)" for s in systems if s not in ran]
+    return ("\n\nFailed or missing runs (shown as —):\n" + "\n".join(notes)) if notes else ""
+
+
+def rows_of(cells, sc):
+    """Sorted row keys of a scenario; a single '—' row when it has none, so tables never come out empty."""
+    return sorted(cells.get(sc, {}), key=lambda r: (isinstance(r, str), r)) or [DASH]
+
+
+def params_note(plabels, sc):
+    labels = sorted(plabels.get(sc, []))
+    return f"Run parameters: {'; '.join(labels)}.\n\n" if labels else ""
+
+
+# ---------------------------------------------------------------- sections
+def section_throughput(cells, systems, plabels, targets, plot):
+    eps, mbs = field("events_per_s"), field("mbytes_per_s")
+    rows, ratio_lines = [], []
+    for row in rows_of(cells, "throughput"):
+        d, g, n = (cell(cells, "throughput", row, s).med(eps) for s in ("direct", "gateway", "node"))
+        for s in systems:
+            c = cell(cells, "throughput", row, s)
+            m = c.med(eps)
+            rows.append([row_name("throughput", row), s, c.n_label(), fmt_spread(c.spread(eps)),
+                         fmt_spread(c.spread(mbs), 1), fmt(m / d if m is not None and d else None, 2, "×")])
+        name, parts = row_name("throughput", row), []
+        for peer, base, goal in (("direct", d, 0.8), ("node", n, 3.0)):
+            ratio = g / base if g is not None and base else None
+            parts.append(f"gateway/{peer} = {fmt(ratio, 2, '×')} (target ≥ {goal:g}×: {judge(ratio, goal)})")
+            targets.append((f"One stream, {name}: gateway ≥ {goal:g}× {peer} events/s", fmt(ratio, 2, "×"),
+                            judge(ratio, goal)))
+        ratio_lines.append(f"- {name}: " + "; ".join(parts))
+    return ("## Scenario 1 — One stream, as fast as possible\n\n" + params_note(plabels, "throughput")
+            + table(["Payload", "System", "n", "events/s median (min–max)", "MB/s median (min–max)",
+                     "vs direct"], rows)
+            + "\n\n" + "\n".join(ratio_lines) + failure_notes(cells, "throughput", systems)
+            + f"\n\n![throughput]({plot('throughput.png')})\n")
+
+
+def section_streams(cells, systems, plabels, targets, plot):
+    p50, p99 = field("latency_us", "p50", scale=1e-3), field("latency_us", "p99", scale=1e-3)
+    rows = []
+    for row in rows_of(cells, "streams"):
+        direct = cell(cells, "streams", row, "direct")
+        for s in systems:
+            c = cell(cells, "streams", row, s)
+            added = [c.med(f) - direct.med(f) if c.med(f) is not None and direct.med(f) is not None else None
+                     for f in (p50, p99)]
+            conn, fail = c.med(field("connected")), c.med(field("failed"))
+            rows.append([row_name("streams", row), s, c.n_label(),
+                         f"{fmt(conn)}/{fmt(fail)}" if conn is not None else DASH,
+                         fmt(c.med(field("events_per_s"))), fmt(c.med(p50), 1), fmt_spread(c.spread(p99), 1),
+                         fmt(added[0], 1), fmt(added[1], 1), fmt_spread(c.spread(rss_per_stream), 1),
+                         fmt(c.med(cpu_pct), 0), fmt(c.med(field("target", "threads_hold"))),
+                         fmt(c.med(field("target", "fds_hold")))])
+    gw10k, node10k = cell(cells, "streams", 10000, "gateway"), cell(cells, "streams", 10000, "node")
+    gp99 = gw10k.med(p99)
+    targets.append(("10,000 streams: gateway latency p99 ≤ 50 ms", fmt(gp99, 1, " ms"),
+                    judge(gp99, 50.0, higher_better=False)))
+    g_rss, n_rss = gw10k.med(rss_per_stream), node10k.med(rss_per_stream)
+    targets.append(("10,000 streams: gateway RSS/stream ≤ node's",
+                    f"{fmt(g_rss, 1)} vs {fmt(n_rss, 1)} KiB", judge(g_rss, n_rss, higher_better=False)))
+    gw19k = cell(cells, "streams", 19000, "gateway")
+    held = sum(1 for r in gw19k.ok_results() if r.get("connected", 0) >= 19000 and r.get("failed", 1) == 0)
+    total = len(gw19k.runs)
+    verdict = "met" if total and held == total else f"missed (held in {held}/{total} runs)"
+    conn, fail = fmt(gw19k.med(field("connected"))), fmt(gw19k.med(field("failed")))
+    targets.append(("19,000 streams: gateway holds them all (connected = 19,000, failed = 0, every run)",
+                    f"connected {conn}, failed {fail} (median); held in {held}/{total} runs",
+                    verdict if total else f"{DASH} (no data)"))
+    return ("## Scenario 2 — Many streams at 1 event/s\n\n" + params_note(plabels, "streams")
+            + "Latency = receive time − backend send time. *+p50/+p99* = system minus direct at the same "
+              "stream count. RSS/stream = (RSS at hold − RSS before) / connected. CPU = CPU seconds of the "
+              "system under test during the window / window length, in % of one core. Threads and fds at "
+              "hold.\n\n"
+            + table(["Streams", "System", "n", "connected/failed", "events/s", "p50 ms", "p99 ms (min–max)",
+                     "+p50 ms", "+p99 ms", "RSS/stream KiB (min–max)", "CPU %", "threads", "fds"], rows)
+            + failure_notes(cells, "streams", systems)
+            + f"\n\n![latency vs streams]({plot('latency_vs_streams.png')})\n"
+            + f"![RSS per stream]({plot('rss_per_stream.png')})\n"
+            + f"![CPU vs streams]({plot('cpu_vs_streams.png')})\n")
+
+
+def section_ttfe(cells, systems, plabels, targets, plot):
+    rows = []
+    for row in rows_of(cells, "ttfe"):
+        for s in systems:
+            c = cell(cells, "ttfe", row, s)
+            rows.append([row, s, c.n_label(), fmt_spread(c.spread(field("ttfe_us", "p50", scale=1e-3)), 2),
+                         fmt_spread(c.spread(field("ttfe_us", "p99", scale=1e-3)), 2),
+                         fmt(c.med(field("ttfe_us", "count")))])
+    return ("## Scenario 3 — Time to first event\n\n"
+            "Time from starting the TCP connect (or the gRPC call) to receiving the first event.\n\n"
+            + table(["Params", "System", "n", "p50 ms (min–max)", "p99 ms (min–max)", "samples"], rows)
+            + failure_notes(cells, "ttfe", systems) + f"\n\n![ttfe]({plot('ttfe.png')})\n")
+
+
+def section_churn(cells, systems, plabels, targets, plot):
+    def before_after(c, name):
+        b, a = c.med(field("target", name + "_before")), c.med(field("target", name + "_hold"))
+        return DASH if b is None and a is None else f"{fmt(b)} → {fmt(a)}"
+    rows = []
+    for row in rows_of(cells, "churn"):
+        for s in systems:
+            c = cell(cells, "churn", row, s)
+            flags = [bool(v) for v in c.values(at_baseline)]
+            base = DASH if not flags else f"{'yes' if all(flags) else 'no'} ({sum(flags)}/{len(flags)})"
+            rows.append([row, s, c.n_label(), fmt(c.med(field("cycles"))),
+                         fmt_spread(c.spread(field("cycles_per_s")), 1), before_after(c, "rss_kib"),
+                         before_after(c, "threads"), before_after(c, "fds"), base])
+            if s == "gateway":
+                targets.append((f"Churn ({row}): gateway back at baseline",
+                                f"{sum(flags)}/{len(flags)} runs at baseline" if flags else DASH,
+                                ("met" if all(flags) else "missed") if flags else f"{DASH} (no data)"))
+    return ("## Scenario 4 — Churn\n\n"
+            "Connections opened and closed in cycles; *after* is read after the last cycle plus the settle "
+            f"time. Back at baseline = {BASELINE_RULE} (yes/no with the count of runs that qualified).\n\n"
+            + table(["Params", "System", "n", "cycles", "cycles/s median (min–max)",
+                     "RSS KiB before → after", "threads before → after", "fds before → after",
+                     "back at baseline?"], rows)
+            + failure_notes(cells, "churn", systems) + f"\n\n![churn]({plot('churn.png')})\n")
+
+
+# ---------------------------------------------------------------- plots
+def _short(v):
+    """Compact bar label: 376599 -> '377k', 1.15 -> '1.15'."""
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def _finish(fig, ax, path, title, xlabel, ylabel, has_data):
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if has_data:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.grid(True, axis="y", alpha=0.3)
+        if ax.get_yscale() == "linear":
+            ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.6g}"))
+    else:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, fontsize=16)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_bars(path, title, xlabel, ylabel, groups, series, value):
+    """Grouped bars: value(group, series) -> (median, min, max) or None; error bars show min–max.
+    With a single series the bars take the group's (system's) colour and need no legend."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    width, has_data, labelled = 0.8 / max(len(series), 1), False, set()
+    for i, s in enumerate(series):
+        for j, g in enumerate(groups):
+            sp, x = value(g, s), j + (i - (len(series) - 1) / 2) * width
+            if sp is None:
+                ax.annotate("no data", (x, 0), ha="center", va="bottom", fontsize=8, color="gray")
+                continue
+            single = len(series) == 1
+            ax.bar(x, sp[0], width, yerr=[[sp[0] - sp[1]], [sp[2] - sp[0]]], capsize=3,
+                   color=COLORS.get(g if single else s, f"C{i}"),
+                   label=None if single or s in labelled else s)
+            labelled.add(s)
+            ax.annotate(_short(sp[0]), (x, sp[2]), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8)
+            has_data = True
+    ax.set_xticks(range(len(groups)), [str(g) for g in groups])
+    ax.set_xlim(-0.5, len(groups) - 0.5)
+    _finish(fig, ax, path, title, xlabel, ylabel, has_data)
+
+
+def plot_lines(path, title, ylabel, lines, logy=False):
+    """lines: [(label, color, linestyle, [(x, y), ...])]; log-scale stream count on x."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    has_data = False
+    for label, color, style, pts in lines:
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, style, color=color, marker="o", label=label)
+            has_data = True
+    if has_data:
+        ax.set_xscale("log")
+        xs = sorted({x for *_, pts in lines for x, _ in pts})
+        ax.set_xticks(xs, [f"{x:,}" for x in xs])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        if logy:
+            ax.set_yscale("log")
+    _finish(fig, ax, path, title, "concurrent streams (log)", ylabel, has_data)
+
+
+def make_plots(cells, systems, plots_dir):
+    os.makedirs(plots_dir, exist_ok=True)
+    p = lambda name: os.path.join(plots_dir, name)  # noqa: E731
+    tp = {row_name("throughput", r): r for r in rows_of(cells, "throughput")}
+    plot_bars(p("throughput.png"), "One stream, as fast as possible (median, min–max)", "payload",
+              "events/s", list(tp), systems,
+              lambda g, s: cell(cells, "throughput", tp[g], s).spread(field("events_per_s")))
+    counts = [r for r in rows_of(cells, "streams") if isinstance(r, int)]
+
+    def series(fn, s):
+        return [(n, v) for n in counts for v in [cell(cells, "streams", n, s).med(fn)] if v is not None]
+    lat = [(f"{s} {q}", COLORS.get(s), style, series(field("latency_us", q, scale=1e-3), s))
+           for s in systems for q, style in (("p50", "-"), ("p99", "--"))]
+    plot_lines(p("latency_vs_streams.png"), "Event latency vs streams at 1 event/s (median of runs)",
+               "latency ms (log)", lat, logy=True)
+    plot_lines(p("rss_per_stream.png"), "Memory per stream (RSS growth / connected)", "KiB per stream",
+               [(s, COLORS.get(s), "-", series(rss_per_stream, s)) for s in systems])
+    plot_lines(p("cpu_vs_streams.png"), "CPU of the system under test at 1 event/s per stream",
+               "CPU % of one core", [(s, COLORS.get(s), "-", series(cpu_pct, s)) for s in systems])
+    ttfe_row = rows_of(cells, "ttfe")[0]
+    plot_bars(p("ttfe.png"), f"Time to first event ({ttfe_row})", "system", "ms", systems,
+              ["p50", "p99"], lambda g, s: cell(cells, "ttfe", ttfe_row, g)
+              .spread(field("ttfe_us", s, scale=1e-3)))
+    churn_row = rows_of(cells, "churn")[0]
+    plot_bars(p("churn.png"), f"Churn: connect/close cycles per second ({churn_row})", "system",
+              "cycles/s", systems, ["cycles/s"],
+              lambda g, s: cell(cells, "churn", churn_row, g).spread(field("cycles_per_s")))
+
+
+# ---------------------------------------------------------------- document
+def header(args, machine, records, problems):
+    m = machine if isinstance(machine, dict) else {}
+    date = m.get("date") or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    runs = max((r.get("run", 0) for r in records if isinstance(r.get("run"), int)), default=0)
+    mach = ", ".join(x for x in [m.get("cpu"), f"{m['cores']} cores" if m.get("cores") else None,
+                                 f"{m['mem_gib']} GiB RAM" if m.get("mem_gib") else None, m.get("os"),
+                                 f"kernel {m['kernel']}" if m.get("kernel") else None] if x) or "not recorded"
+    vers = m.get("versions") if isinstance(m.get("versions"), dict) else {}
+    versions = ", ".join(f"{k} {v}" for k, v in vers.items()) or "not recorded"
+    out = ["# sse-gateway benchmarks", "",
+           "sse-gateway (gRPC server-streaming → Server-Sent Events) compared with a direct gRPC client "
+           "(`direct`, the ceiling), a Node.js peer bridge (`node`) and grpc-gateway (`grpc-gateway`), all "
+           "streaming `bench.v1.Firehose/Stream` from the same backend.", "",
+           f"- **Machine:** {mach}", f"- **Versions:** {versions}", f"- **Date:** {date}",
+           f"- **Command:** `{args.command}`",
+           f"- **Method:** up to {runs} run(s) per cell, systems interleaved run by run; every figure is the "
+           "**median** over the runs of one (scenario, system, parameters) cell, n = runs that succeeded "
+           "(ok/total when some failed), headline numbers show min–max in parentheses.",
+           "- **Caveat:** load generator, backend and system under test all share one 2-core machine, so "
+           "every number includes contention with the load generator."]
+    out += [f"- **Input problem:** {p}" for p in problems]
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--out-md", required=True)
+    ap.add_argument("--plots-dir", required=True)
+    ap.add_argument("--command", default="bash bench/run.sh")
+    ap.add_argument("--machine-json")
+    args = ap.parse_args()
+    records, problems = load_results(args.results)
+    machine = None
+    if args.machine_json:
+        try:
+            with open(args.machine_json) as f:
+                machine = json.load(f)
+        except (OSError, ValueError) as e:
+            problems.append(f"machine JSON unreadable: {e}")
+    cells, systems, plabels = group(records)
+    rel = os.path.relpath(os.path.abspath(args.plots_dir), os.path.dirname(os.path.abspath(args.out_md)))
+    plot = lambda name: f"{rel}/{name}".replace(os.sep, "/")  # noqa: E731
+    targets = []
+    sections = [f(cells, systems, plabels, targets, plot)
+                for f in (section_throughput, section_streams, section_ttfe, section_churn)]
+    summary = ("## Targets\n\n" + table(["Target", "Measured (median)", "Result"], targets) + "\n")
+    doc = "\n".join([header(args, machine, records, problems), summary, *sections,
+                     "## Profile\n\n<!-- profile -->\n", "## Design notes\n\n<!-- notes -->\n"])
+    make_plots(cells, systems, args.plots_dir)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out_md)), exist_ok=True)
+    with open(args.out_md, "w") as f:
+        f.write(doc)
+
+
+if __name__ == "__main__":
+    main()

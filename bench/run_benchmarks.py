@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Runs every benchmark scenario against every system, interleaved.
+
+Systems: "direct" (bench/direct_client straight to the firehose backend, the
+ceiling), "gateway" (sse_gateway with bench/gateway.yaml), "node" (the Node.js
+peer in bench/node_peer) and "grpc-gateway" (bench/grpc_gateway_peer, when it
+was built). Every run of a server starts a fresh process, so each RSS and
+thread count starts from that system's own baseline.
+
+Scenarios (see docs/benchmarks.md):
+  throughput  one stream, rate=0 (as fast as flow control allows), 64 B / 4 KiB
+  streams     N streams at 1 event/s each, N in --stream-counts
+  ttfe        connect -> first event -> close, one at a time
+  churn       --churn-cycles connect/first event/close cycles, 64 at a time,
+              after 1,000 unrecorded warm-up cycles on the same server
+
+Each result line of --results (JSON Lines) is
+  {"run", "scenario", "system", "params", "ok", "error", "result"}
+where "result" is the measuring program's own JSON (bench.md).
+
+Called by bench/run.sh, which builds everything first. Stdlib only.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "bazel-bin")
+BACKEND_ADDR = ("127.0.0.1", 50061)
+PORTS = {"gateway": 18080, "node": 18081, "grpc-gateway": 18082}
+
+
+def log(*args):
+    print("bench:", *args, file=sys.stderr, flush=True)
+
+
+def wait_for_port(port, proc, timeout_s=30.0):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout_s}s")
+
+
+def stop(proc, timeout_s=10.0):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_server(system, logdir):
+    """Starts the HTTP system under test; returns its Popen (or None)."""
+    if system == "direct":
+        return None
+    port = PORTS[system]
+    backend = "%s:%d" % BACKEND_ADDR
+    if system == "gateway":
+        cmd = [os.path.join(BIN, "gateway/sse_gateway"),
+               "--config=" + os.path.join(ROOT, "bench/gateway.yaml"),
+               "--listen=127.0.0.1:%d" % port]
+    elif system == "node":
+        cmd = ["node", os.path.join(ROOT, "bench/node_peer/server.js"),
+               "--listen=127.0.0.1:%d" % port, "--backend=" + backend]
+    else:
+        cmd = [os.path.join(ROOT, "bench/grpc_gateway_peer/bin/grpc_gateway_peer"),
+               "--listen=127.0.0.1:%d" % port, "--backend=" + backend]
+    out = open(os.path.join(logdir, system + ".log"), "ab")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    wait_for_port(port, proc)
+    time.sleep(0.3)  # Let it finish starting before its baseline is read.
+    return proc
+
+
+def measure(system, scenario, params, server, timeout_s):
+    """Runs the measuring program for one cell; returns its parsed JSON."""
+    common_path = "/v1/firehose?rate=%d&payload_bytes=%d" % (
+        params["rate"], params["payload_bytes"])
+    if system == "direct":
+        cmd = [os.path.join(BIN, "bench/direct_client"),
+               "--target=%s:%d" % BACKEND_ADDR, "--watch_pid=self",
+               "--rate=%d" % params["rate"],
+               "--payload_bytes=%d" % params["payload_bytes"]]
+    else:
+        cmd = [os.path.join(BIN, "bench/loadgen"), "--port=%d" % PORTS[system],
+               "--path=" + common_path, "--system=" + system,
+               "--watch_pid=%d" % server.pid,
+               "--format=" + ("ndjson" if system == "grpc-gateway" else "sse")]
+    if scenario in ("throughput", "streams"):
+        count = params["streams"]
+        cmd += ["--mode=stream", "--duration_s=%g" % params["duration_s"],
+                "--warmup_s=%g" % params["warmup_s"]]
+        cmd += ["--streams=%d" % count] if system == "direct" else [
+            "--connections=%d" % count]
+    else:
+        cmd += ["--mode=churn", "--cycles=%d" % params["cycles"],
+                "--concurrency=%d" % params["concurrency"]]
+    if scenario == "churn":
+        # Warm-up, not recorded: the first connections make a server start
+        # its worker threads and pools, which are not per-connection state.
+        warm = [a for a in cmd if not a.startswith(("--cycles=", "--watch_pid="))]
+        subprocess.run(warm + ["--cycles=%d" % min(1000, params["cycles"])],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=timeout_s, check=False)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout_s, check=False)
+    lines = [l for l in proc.stdout.decode().splitlines() if l.startswith("{")]
+    if not lines:
+        raise RuntimeError("exit %d, no JSON: %s" % (
+            proc.returncode, proc.stderr.decode()[-400:]))
+    return json.loads(lines[-1])
+
+
+def cells(args):
+    """Yields (scenario, params) in the order one run measures them."""
+    base = {"rate": 0, "payload_bytes": 64, "streams": 1, "cycles": 0,
+            "concurrency": 0, "duration_s": args.duration_s,
+            "warmup_s": args.warmup_s}
+    for payload in args.payloads:
+        yield "throughput", dict(base, payload_bytes=payload)
+    for count in args.stream_counts:
+        yield "streams", dict(base, rate=1, streams=count,
+                              warmup_s=args.warmup_s + 2)
+    yield "ttfe", dict(base, rate=1, cycles=args.ttfe_cycles, concurrency=1)
+    yield "churn", dict(base, rate=1, cycles=args.churn_cycles,
+                        concurrency=64)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", required=True)
+    parser.add_argument("--logdir", required=True)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--systems", default="direct,gateway,node,grpc-gateway")
+    parser.add_argument("--payloads", default="64,4096")
+    parser.add_argument("--stream-counts", default="100,1000,10000,19000")
+    parser.add_argument("--duration-s", type=float, default=10)
+    parser.add_argument("--warmup-s", type=float, default=2)
+    parser.add_argument("--ttfe-cycles", type=int, default=300)
+    parser.add_argument("--churn-cycles", type=int, default=10000)
+    args = parser.parse_args()
+    args.payloads = [int(x) for x in args.payloads.split(",")]
+    args.stream_counts = [int(x) for x in args.stream_counts.split(",")]
+    systems = args.systems.split(",")
+    os.makedirs(args.logdir, exist_ok=True)
+
+    backend_log = open(os.path.join(args.logdir, "firehose_backend.log"), "ab")
+    backend = subprocess.Popen(
+        [os.path.join(BIN, "bench/firehose_backend"),
+         "--listen=%s:%d" % BACKEND_ADDR],
+        stdout=backend_log, stderr=subprocess.STDOUT)
+    failures = 0
+    try:
+        wait_for_port(BACKEND_ADDR[1], backend)
+        with open(args.results, "a") as results:
+            for run in range(1, args.runs + 1):
+                for scenario, params in cells(args):
+                    for system in systems:
+                        record = {"run": run, "scenario": scenario,
+                                  "system": system, "params": params,
+                                  "ok": True, "error": None}
+                        started = time.time()
+                        server = None
+                        try:
+                            server = start_server(system, args.logdir)
+                            timeout = 120 + params["streams"] / 100 + \
+                                params["cycles"] / 50
+                            record["result"] = measure(system, scenario, params,
+                                                       server, timeout)
+                            if record["result"].get("connected", 1) == 0:
+                                raise RuntimeError("no stream connected")
+                        except Exception as error:  # Recorded, run goes on.
+                            record["ok"] = False
+                            record["error"] = str(error)[-500:]
+                            failures += 1
+                        finally:
+                            stop(server)
+                        results.write(json.dumps(record) + "\n")
+                        results.flush()
+                        r = record.get("result") or {}
+                        log("run %d %-10s %-12s %-6s %s %.0fs" % (
+                            run, scenario, system,
+                            params["streams"] if scenario != "churn" and
+                            scenario != "ttfe" else params["cycles"],
+                            ("events/s=%.0f p99=%.1fms" % (
+                                r.get("events_per_s", 0),
+                                r.get("latency_us", {}).get("p99", 0) / 1000)
+                             if scenario in ("throughput", "streams") else
+                             "cycles/s=%.0f ttfe_p50=%.1fms" % (
+                                 r.get("cycles_per_s", 0),
+                                 r.get("ttfe_us", {}).get("p50", 0) / 1000))
+                            if record["ok"] else "FAILED: " + record["error"],
+                            time.time() - started))
+                        time.sleep(1)  # Let sockets in TIME_WAIT settle.
+    finally:
+        stop(backend)
+    log("%d runs failed" % failures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
