@@ -442,6 +442,9 @@ def main():
     ap.add_argument("--plots-dir", required=True)
     ap.add_argument("--command", default="bash bench/run.sh")
     ap.add_argument("--machine-json")
+    ap.add_argument("--notes", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "NOTES.md"),
+                    help="Markdown appended as is (profile and design notes), if the file exists")
     args = ap.parse_args()
     records, problems = load_results(args.results)
     machine = None
@@ -458,8 +461,11 @@ def main():
     sections = [f(cells, systems, plabels, targets, plot)
                 for f in (section_throughput, section_streams, section_ttfe, section_churn)]
     summary = ("## Targets\n\n" + table(["Target", "Measured (median)", "Result"], targets) + "\n")
-    doc = "\n".join([header(args, machine, records, problems), summary, *sections,
-                     "## Profile\n\n<!-- profile -->\n", "## Design notes\n\n<!-- notes -->\n"])
+    notes = ""
+    if args.notes and os.path.exists(args.notes):
+        with open(args.notes) as f:
+            notes = f.read()
+    doc = "\n".join([header(args, machine, records, problems), summary, *sections, notes])
     make_plots(cells, systems, args.plots_dir)
     os.makedirs(os.path.dirname(os.path.abspath(args.out_md)), exist_ok=True)
     with open(args.out_md, "w") as f:

@@ -25,21 +25,24 @@ for arg in "$@"; do
 done
 
 bash scripts/install_deps.sh
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# The runner needs Debian's python3; the full run also python3-matplotlib (the
+# plots) and Node.js with npm (the Node peer; a node already on the PATH,
+# e.g. the machine's own Node 20, is used as is).
 need=()
-for pkg in python3 python3-matplotlib nodejs npm; do
+want=(python3)
+if [ "$SMOKE" -eq 0 ]; then
+  want+=(python3-matplotlib)
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    want+=(nodejs npm)
+  fi
+fi
+for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
     need+=("$pkg")
 done
-# Node.js may come from elsewhere (the machine's own Node 20); only Debian's
-# packages are installed when there is no node at all.
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  need=("${need[@]/nodejs/}")
-  need=("${need[@]/npm/}")
-fi
-need=($(printf '%s\n' "${need[@]}" | grep -v '^$' || true))
 if [ "${#need[@]}" -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi

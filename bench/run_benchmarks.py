@@ -136,9 +136,9 @@ def cells(args):
     for count in args.stream_counts:
         yield "streams", dict(base, rate=1, streams=count,
                               warmup_s=args.warmup_s + 2)
-    yield "ttfe", dict(base, rate=1, cycles=args.ttfe_cycles, concurrency=1)
-    yield "churn", dict(base, rate=1, cycles=args.churn_cycles,
-                        concurrency=64)
+    cycle = {"rate": 1, "payload_bytes": 64, "streams": 0}
+    yield "ttfe", dict(cycle, cycles=args.ttfe_cycles, concurrency=1)
+    yield "churn", dict(cycle, cycles=args.churn_cycles, concurrency=64)
 
 
 def main():

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: installs the Debian packages that are missing,
 # builds everything with Bazel (offline), runs all Bazel tests, then the demo
-# smoke check (backend + gateway + curl). Ends with the line
-# "N passed, N failed" and exits non-zero if anything failed.
+# smoke check (backend + gateway + curl) and the benchmark smoke run
+# (bench/run.sh --smoke: direct client and gateway, small sizes). Ends with
+# the line "N passed, N failed" and exits non-zero if anything failed.
 #
 #   bash scripts/run_tests.sh [extra bazel test flags]
 set -uo pipefail
@@ -33,6 +34,14 @@ if bash scripts/run_demo.sh --check; then
   passed=$((passed + 1))
 else
   echo "demo smoke check FAILED"
+  failed=$((failed + 1))
+fi
+
+echo "== benchmark smoke run (bench/run.sh --smoke)"
+if bash bench/run.sh --smoke; then
+  passed=$((passed + 1))
+else
+  echo "benchmark smoke run FAILED"
   failed=$((failed + 1))
 fi
 
