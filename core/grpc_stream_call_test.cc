@@ -1,10 +1,12 @@
 #include "core/grpc_stream_call.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -335,6 +337,85 @@ TEST_F(GrpcStreamCallTest, CancelRacingTheEndIsSafe) {
   EXPECT_EQ(call->Next(kLong, &bytes), NextResult::kEnd);
   EXPECT_TRUE(backend_->WaitForFinished(backend_->calls().size(), kLong));
   EXPECT_EQ(backend_->active_calls(), 0u);
+}
+
+// A consumer that never waits in Next(): it polls with a zero timeout only
+// when the ready callback said so, as the gateway's StreamPump does. It must
+// see every message and the end.
+TEST_F(GrpcStreamCallTest, ReadyCallbackDrivesAPollingConsumer) {
+  StreamRequest request;
+  request.set_count(50);
+  request.set_interval_ms(1);
+  auto call = StartCall(request);
+  absl::Mutex mu;
+  int signals = 0;
+  call->SetReadyCallback([&] {
+    absl::MutexLock lock(&mu);
+    ++signals;
+  });
+  std::vector<uint64_t> seqs;
+  bool ended = false;
+  int seen = 0;
+  const absl::Time deadline = absl::Now() + kLong;
+  while (!ended && absl::Now() < deadline) {
+    {
+      absl::MutexLock lock(&mu);
+      auto signalled = [&] { return signals > seen; };
+      mu.AwaitWithDeadline(absl::Condition(&signalled), deadline);
+      seen = signals;
+    }
+    std::string bytes;
+    for (;;) {
+      const NextResult result = call->Next(absl::ZeroDuration(), &bytes);
+      if (result == NextResult::kTimeout) break;
+      if (result == NextResult::kEnd) {
+        ended = true;
+        break;
+      }
+      StreamResponse response;
+      ASSERT_TRUE(response.ParseFromString(bytes));
+      seqs.push_back(response.seq());
+    }
+  }
+  ASSERT_TRUE(ended);
+  EXPECT_TRUE(call->FinalStatus().ok()) << call->FinalStatus();
+  ASSERT_EQ(seqs.size(), 50u);
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+}
+
+TEST_F(GrpcStreamCallTest, NoReadyCallbackAfterItIsCleared) {
+  StreamRequest request;
+  request.set_count(1);
+  request.set_hold_open(true);
+  auto call = StartCall(request);
+  std::atomic<int> calls{0};
+  call->SetReadyCallback([&] { calls.fetch_add(1); });
+  EXPECT_EQ(NextResponse(*call).seq(), 1u);
+  call->SetReadyCallback(nullptr);
+  const int before = calls.load();
+  call->Cancel();  // Would notify a registered callback.
+  std::string bytes;
+  EXPECT_EQ(call->Next(kLong, &bytes), NextResult::kEnd);
+  EXPECT_EQ(calls.load(), before);
+  EXPECT_GE(before, 1);
+}
+
+TEST_F(GrpcStreamCallTest, DeadlinePassesWhilePolling) {
+  StreamRequest request;
+  request.set_hold_open(true);
+  GrpcStreamCall::Options options;
+  options.timeout = absl::Milliseconds(200);
+  auto call = StartCall(request, options);
+  EXPECT_LE(call->Deadline(), absl::Now() + absl::Milliseconds(200));
+  std::string bytes;
+  NextResult result = NextResult::kTimeout;
+  const absl::Time give_up = absl::Now() + kLong;
+  while (result == NextResult::kTimeout && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));  // The consumer's own pace.
+    result = call->Next(absl::ZeroDuration(), &bytes);
+  }
+  EXPECT_EQ(result, NextResult::kEnd);
+  EXPECT_EQ(call->FinalStatus().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
 }  // namespace
