@@ -346,6 +346,17 @@ void Gateway::Stop() {
 
 void Gateway::Dispatch(const httplib::Request& request,
                        httplib::Response& response) {
+  // httplib hands header values out as C strings, which would silently cut a
+  // value at a NUL; RFC 9110 forbids NUL in field values.
+  for (const auto& [name, value] : request.headers) {
+    if (value.find('\0') != std::string::npos) {
+      WriteErrorResponse(
+          absl::InvalidArgumentError(
+              absl::StrCat("header ", name, " contains a NUL byte")),
+          response);
+      return;
+    }
+  }
   if (cors_.has_value()) {
     if (CorsPolicy::IsPreflight(request) &&
         (routes_.contains(request.path) ||

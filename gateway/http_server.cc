@@ -52,6 +52,13 @@ void RestoreRawHeaders(absl::string_view head, httplib::Request& request) {
   request.set_header("LOCAL_PORT", std::to_string(request.local_port));
 }
 
+// Whether the request says a body follows its head.
+bool AnnouncesBody(const httplib::Request& request) {
+  if (request.has_header("Transfer-Encoding")) return true;
+  if (!request.has_header("Content-Length")) return false;
+  return request.get_header_value("Content-Length") != std::string("0");
+}
+
 // OpenSSL writes to the socket with write(), which raises SIGPIPE when the
 // peer has gone. While alive, SIGPIPE is blocked on the calling thread (the
 // write then just fails with EPIPE); a SIGPIPE left pending is discarded.
@@ -141,15 +148,21 @@ bool HttpServer::ServeRequests(SocketStream& stream) {
 
     stream.StartRecording(kMaxRecordedHeadBytes);
     bool connection_closed = false;
+    bool announced_body = false;
     ok = process_request(stream, /*close_connection=*/remaining == 1,
                          connection_closed,
-                         [&stream](httplib::Request& request) {
+                         [&stream, &announced_body](httplib::Request& request) {
                            if (!stream.recording_overflowed()) {
                              RestoreRawHeaders(stream.recorded(), request);
                            }
                            stream.StartRecording(0);
+                           announced_body = AnnouncesBody(request);
                          });
-    if (!ok || connection_closed || stream.detached()) break;
+    // The gateway answers every request from its head and never reads a
+    // body, so a body's bytes are still unread on the connection. Parsing
+    // them as the next request would let a client smuggle a request past a
+    // proxy in front: the connection is closed instead.
+    if (!ok || connection_closed || stream.detached() || announced_body) break;
   }
   return ok;
 }
