@@ -41,8 +41,8 @@ std::vector<std::pair<std::string, std::string>> ParseRawHeaderFields(
 
 class HttpServer : public httplib::Server {
  public:
-  // Request heads larger than this keep httplib's parsed header values.
-  static constexpr size_t kMaxRecordedHeadBytes = 64 * 1024;
+  // Request heads larger than this are refused (400, connection closed).
+  static constexpr size_t kMaxRecordedHeadBytes = 128 * 1024;
 
   // Serves HTTPS with `tls` (shared with the caller) instead of plain HTTP.
   // Call before listening.

@@ -164,7 +164,13 @@ ssize_t SocketStream::read(char* ptr, size_t size) {
   if (record_limit_ > 0) {
     size_t room = record_limit_ - std::min(record_limit_, recorded_.size());
     recorded_.append(ptr, std::min(n, room));
-    if (n > room) overflowed_ = true;
+    if (n > room) {
+      // A head this large is refused: httplib limits each line but not
+      // their number, so without this a client could make the connection
+      // hold any amount of memory.
+      overflowed_ = true;
+      return -1;
+    }
   }
   return static_cast<ssize_t>(n);
 }
