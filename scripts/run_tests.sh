@@ -2,8 +2,9 @@
 # Sets up and runs every test: installs the Debian packages that are missing,
 # builds everything with Bazel (offline), runs all Bazel tests, then the demo
 # smoke check (backend + gateway + curl) and the benchmark smoke run
-# (bench/run.sh --smoke: direct client and gateway, small sizes). Ends with
-# the line "N passed, N failed" and exits non-zero if anything failed.
+# (bench/run.sh --smoke: direct client and gateway, small sizes), after
+# running the Bazel tests a second time under ASan + UBSan. Ends with the line
+# "N passed, N failed" and exits non-zero if anything failed.
 #
 #   bash scripts/run_tests.sh [extra bazel test flags]
 set -uo pipefail
@@ -22,12 +23,31 @@ bazel_status=${PIPESTATUS[0]}
 results=$(grep -E '^//[^ ]+ +(\(cached\) )?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|FAILED TO BUILD)' "$log")
 passed=$(printf '%s\n' "$results" | grep -cE ' (PASSED|FLAKY)( |$)')
 failed=$(printf '%s\n' "$results" | grep -cE ' (FAILED|TIMEOUT|NO STATUS|INCOMPLETE)( |$)')
-rm -f "$log"
 if [ "$bazel_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # Bazel failed without a failing test line (e.g. the build broke).
   echo "bazel test exited with $bazel_status"
   failed=$((failed + 1))
 fi
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (.bazelrc config asan/ubsan), in its own output base so the default build
+# stays cached.
+echo "== bazel test --config=asan --config=ubsan"
+asan_base="$(bazel info output_base 2>/dev/null)-asan"
+bazel --output_base="$asan_base" test --config=asan --config=ubsan \
+  //core:all //gateway:all //tests:all //bench:all --keep_going "$@" 2>&1 |
+  grep -v "linux-sandbox" | tee "$log"
+asan_status=${PIPESTATUS[0]}
+asan_results=$(grep -E '^//[^ ]+ +(\(cached\) )?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|FAILED TO BUILD)' "$log")
+passed=$((passed + $(printf '%s\n' "$asan_results" | grep -cE ' (PASSED|FLAKY)( |$)')))
+asan_failed=$(printf '%s\n' "$asan_results" | grep -cE ' (FAILED|TIMEOUT|NO STATUS|INCOMPLETE)( |$)')
+if [ "$asan_status" -ne 0 ] && [ "$asan_failed" -eq 0 ]; then
+  echo "sanitizer bazel test exited with $asan_status"
+  asan_failed=1
+fi
+failed=$((failed + asan_failed))
+bazel --output_base="$asan_base" shutdown 2>/dev/null || true
+rm -f "$log"
 
 echo "== demo smoke check (scripts/run_demo.sh --check)"
 if bash scripts/run_demo.sh --check; then

@@ -374,6 +374,9 @@ TEST_F(GatewayIntegrationTest, FiveHundredConcurrentStreams) {
   gateway_->Stop();
   for (std::thread& client : clients) client.join();
   EXPECT_TRUE(backend_->WaitForCancelled(kStreams, absl::Seconds(60)));
+  // A call counts as active until the server's OnDone, which follows its
+  // cancellation.
+  EXPECT_TRUE(backend_->WaitForFinished(kStreams, absl::Seconds(60)));
   EXPECT_EQ(backend_->active_calls(), 0u);
   for (int i = 0; i < kStreams; ++i) {
     ASSERT_EQ(responses[i].status, 200) << i;
