@@ -114,16 +114,27 @@ void ServeEventStream(const httplib::Request& request,
   response.status = 200;
   response.set_header("Cache-Control", "no-cache");
   response.set_header("X-Accel-Buffering", "no");
-  response.set_chunked_content_provider(
-      "text/event-stream",
-      [handoff](size_t /*offset*/, httplib::DataSink& /*sink*/) {
-        SocketStream* socket = SocketStream::ForCurrentThread();
-        if (handoff->writer != nullptr && socket != nullptr &&
-            handoff->pump != nullptr) {
-          handoff->pump->Adopt(socket->Detach(), std::move(handoff->writer));
-        }
-        return false;
-      });
+  // An HTTP/1.0 client cannot read the chunked coding: its body is the raw
+  // event stream, ended by closing the connection.
+  const StreamPump::BodyFraming framing =
+      request.version == "HTTP/1.0" ? StreamPump::BodyFraming::kClose
+                                    : StreamPump::BodyFraming::kChunked;
+  auto hand_off = [handoff, framing](size_t /*offset*/,
+                                     httplib::DataSink& /*sink*/) {
+    SocketStream* socket = SocketStream::ForCurrentThread();
+    if (handoff->writer != nullptr && socket != nullptr &&
+        handoff->pump != nullptr) {
+      handoff->pump->Adopt(socket->Detach(), std::move(handoff->writer),
+                           framing);
+    }
+    return false;
+  };
+  if (framing == StreamPump::BodyFraming::kClose) {
+    response.set_header("Connection", "close");
+    response.set_content_provider("text/event-stream", hand_off);
+  } else {
+    response.set_chunked_content_provider("text/event-stream", hand_off);
+  }
 }
 
 }  // namespace sse_gateway

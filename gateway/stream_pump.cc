@@ -54,6 +54,7 @@ struct Entry {
   // When the connection stopped accepting bytes; InfiniteFuture() if not.
   absl::Time blocked_since = absl::InfiniteFuture();
   uint32_t registered_events = 0;
+  bool chunked = true;    // Chunked transfer coding, else raw until close.
   bool notifies = false;  // The stream calls back when it has something.
   bool finished = false;
   std::atomic<bool> queued{false};  // In the loop's ready list.
@@ -299,6 +300,10 @@ class StreamPump::Loop {
       entry->out_produced = entry->writer->Produce(now, &body);
       if (body.empty()) return;
       entry->out_body_bytes = body.size();
+      if (!entry->chunked) {
+        entry->out = std::move(body);  // Ended by closing the connection.
+        continue;
+      }
       absl::StrAppend(&entry->out, absl::Hex(body.size()), "\r\n", body,
                       "\r\n");
       if (entry->writer->ended()) {
@@ -411,7 +416,8 @@ StreamPump::StreamPump(size_t threads)
 StreamPump::~StreamPump() { Stop(); }
 
 void StreamPump::Adopt(std::unique_ptr<DetachedConnection> connection,
-                       std::unique_ptr<SseResponseWriter> writer) {
+                       std::unique_ptr<SseResponseWriter> writer,
+                       BodyFraming framing) {
   open_.fetch_add(1);
   if (stopped_.load()) {
     writer->Abandon(CloseReason::kShutdown);
@@ -423,6 +429,7 @@ void StreamPump::Adopt(std::unique_ptr<DetachedConnection> connection,
   auto entry = std::make_shared<Entry>();
   entry->connection = std::move(connection);
   entry->writer = std::move(writer);
+  entry->chunked = framing == BodyFraming::kChunked;
   loops_[next_loop_.fetch_add(1) % loops_.size()]->Adopt(std::move(entry));
 }
 

@@ -52,11 +52,18 @@ class StreamPump {
   StreamPump(const StreamPump&) = delete;
   StreamPump& operator=(const StreamPump&) = delete;
 
-  // Takes over `connection`, whose response head (200, chunked) has been
-  // written, and writes the body `writer` produces until it ends. After
-  // Stop(), the response is abandoned at once.
+  // How the response head delimits the body.
+  enum class BodyFraming {
+    kChunked,  // HTTP/1.1: chunked transfer coding, ended by the last chunk
+    kClose,    // HTTP/1.0: raw bytes, ended by closing the connection
+  };
+
+  // Takes over `connection`, whose response head (200) has been written, and
+  // writes the body `writer` produces until it ends, framed as the head
+  // said. After Stop(), the response is abandoned at once.
   void Adopt(std::unique_ptr<DetachedConnection> connection,
-             std::unique_ptr<SseResponseWriter> writer);
+             std::unique_ptr<SseResponseWriter> writer,
+             BodyFraming framing = BodyFraming::kChunked);
 
   // Responses adopted and not yet destroyed.
   int64_t open_responses() const { return open_.load(); }
