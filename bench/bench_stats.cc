@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "gateway/http_status.h"
 
 namespace sse_gateway {
 
@@ -205,41 +206,6 @@ int64_t MonotonicNanos() {
 // ---------------------------------------------------------------------------
 // JsonObject
 
-namespace {
-
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
-}  // namespace
-
 JsonObject& JsonObject::Add(absl::string_view key, int64_t value) {
   members_.emplace_back(std::string(key), absl::StrCat(value));
   return *this;
@@ -259,7 +225,7 @@ JsonObject& JsonObject::Add(absl::string_view key, double value) {
 }
 
 JsonObject& JsonObject::Add(absl::string_view key, absl::string_view value) {
-  members_.emplace_back(std::string(key), JsonString(value));
+  members_.emplace_back(std::string(key), JsonQuote(value));
   return *this;
 }
 
@@ -272,7 +238,7 @@ std::string JsonObject::ToString() const {
   std::string out = "{";
   for (size_t i = 0; i < members_.size(); ++i) {
     if (i > 0) out += ", ";
-    absl::StrAppend(&out, JsonString(members_[i].first), ": ",
+    absl::StrAppend(&out, JsonQuote(members_[i].first), ": ",
                     members_[i].second);
   }
   out += "}";

@@ -350,10 +350,9 @@ void Gateway::Dispatch(const httplib::Request& request,
   // value at a NUL; RFC 9110 forbids NUL in field values.
   for (const auto& [name, value] : request.headers) {
     if (value.find('\0') != std::string::npos) {
-      WriteErrorResponse(
-          absl::InvalidArgumentError(
-              absl::StrCat("header ", name, " contains a NUL byte")),
-          response);
+      WriteErrorResponse(absl::InvalidArgumentError(absl::StrCat(
+                             "header ", name, " contains a NUL byte")),
+                         response);
       return;
     }
   }

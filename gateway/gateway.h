@@ -6,8 +6,8 @@
 // reads the index page; each error names the config file and key. Start()
 // binds the listen address and serves on a background thread: one thread per
 // connection (see ConnectionThreads) until an SSE response's head is written,
-// then the StreamPump's event loop writes its body. The gateway knows nothing of any
-// particular service: everything comes from the config and the schema.
+// then the StreamPump's event loop writes its body. The gateway knows nothing
+// of any particular service: everything comes from the config and the schema.
 //
 // With the `tls` key the gateway serves HTTPS (TlsServerContext, loaded and
 // checked by Create()) instead of plain HTTP.
