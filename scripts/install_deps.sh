@@ -16,6 +16,11 @@ PACKAGES=(
   openssl                # tests make throwaway TLS certificates
   prometheus             # ships /usr/bin/promtool, used by //gateway:metrics_test
   curl ca-certificates
+  chromium               # tests/browser: EventSource in headless Chromium
+  nginx                  # tests/proxy: nginx in front of two gateway replicas
+  clang-14 libclang-rt-14-dev  # fuzz/: libFuzzer targets (clang's runtime)
+  cmake dpkg-dev xz-utils      # scripts/build_tsan_abseil.sh: TSan-instrumented Abseil
+  procps psmisc          # ps/pkill/fuser in fault tests
 )
 
 missing=()
@@ -24,6 +29,12 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# Node.js and npm drive the browser tests (tests/browser). Machines that
+# already have them (any Node >= 18) keep theirs; otherwise Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install_deps: all ${#PACKAGES[@]} packages present"

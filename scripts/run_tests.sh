@@ -49,21 +49,22 @@ failed=$((failed + asan_failed))
 bazel --output_base="$asan_base" shutdown 2>/dev/null || true
 rm -f "$log"
 
-echo "== demo smoke check (scripts/run_demo.sh --check)"
-if bash scripts/run_demo.sh --check; then
-  passed=$((passed + 1))
-else
-  echo "demo smoke check FAILED"
-  failed=$((failed + 1))
-fi
+# run_step NAME COMMAND...: runs one non-Bazel test step and counts it.
+run_step() {
+  local name="$1"
+  shift
+  echo "== ${name}"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    echo "${name} FAILED"
+    failed=$((failed + 1))
+  fi
+}
 
-echo "== benchmark smoke run (bench/run.sh --smoke)"
-if bash bench/run.sh --smoke; then
-  passed=$((passed + 1))
-else
-  echo "benchmark smoke run FAILED"
-  failed=$((failed + 1))
-fi
+run_step "demo smoke check (scripts/run_demo.sh --check)" \
+  bash scripts/run_demo.sh --check
+run_step "benchmark smoke run (bench/run.sh --smoke)" bash bench/run.sh --smoke
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
