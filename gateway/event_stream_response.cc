@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/sse_framer.h"
@@ -45,6 +47,44 @@ void WriteErrorResponse(const absl::Status& status,
   response.set_content(StatusJson(status), "application/json");
 }
 
+bool AcceptsEventStream(const httplib::Request& request) {
+  const std::string accept =
+      absl::AsciiStrToLower(request.get_header_value("Accept"));
+  return absl::StrContains(accept, "text/event-stream");
+}
+
+void WriteUnavailableResponse(const httplib::Request& request,
+                              const absl::Status& status, int64_t retry_ms,
+                              httplib::Response& response) {
+  if (!AcceptsEventStream(request)) {
+    WriteErrorResponse(status, response);
+    response.status = 503;
+    int64_t retry_seconds = (retry_ms + 999) / 1000;
+    response.set_header("Retry-After",
+                        std::to_string(retry_seconds < 1 ? 1 : retry_seconds));
+    return;
+  }
+  // The message is for people reading the stream; it must not end the
+  // comment line.
+  std::string reason(status.message());
+  for (char& c : reason) {
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  }
+  std::string body;
+  absl::Status framed =
+      AppendSseComment(absl::StrCat(" unavailable: ", reason), &body);
+  SseMessage retry;
+  retry.retry_ms = retry_ms < 0 ? 0 : retry_ms;
+  if (framed.ok()) framed = AppendSseMessage(retry, &body);
+  if (!framed.ok()) {  // Cannot happen: both inputs were made valid above.
+    WriteErrorResponse(status, response);
+    return;
+  }
+  response.status = 200;
+  response.set_header("Cache-Control", "no-cache");
+  response.set_content(body, "text/event-stream");
+}
+
 void ServeEventStream(const httplib::Request& request,
                       const EventStreamFactory& factory,
                       const SseStreamOptions& options,
@@ -52,7 +92,12 @@ void ServeEventStream(const httplib::Request& request,
   const absl::Time started = absl::Now();
   // Reports a response that ends before any streaming.
   auto finish_early = [&](const absl::Status& status, CloseReason reason) {
-    WriteErrorResponse(status, response);
+    if (status.code() == absl::StatusCode::kUnavailable) {
+      WriteUnavailableResponse(request, status, options.reconnect_retry_ms,
+                               response);
+    } else {
+      WriteErrorResponse(status, response);
+    }
     if (!options.on_finish) return;
     StreamOutcome outcome;
     outcome.http_status = response.status;

@@ -3,7 +3,9 @@
 //
 // The request's Last-Event-ID header is passed to the factory as is: absent
 // (std::nullopt), empty, or the value. A factory error becomes an HTTP error
-// response (see HttpStatusForCode) with a {"code","message"} JSON body.
+// response (see HttpStatusForCode) with a {"code","message"} JSON body, and
+// so does a stream that fails before its first message; UNAVAILABLE is
+// answered by WriteUnavailableResponse instead (an EventSource reconnects).
 // Otherwise the response headers are held back until the stream's first
 // message, its end, or `open_wait`, whichever comes first, so that a stream
 // that fails at once gets a real HTTP status. After that the response is
@@ -60,6 +62,22 @@ void ServeEventStream(const httplib::Request& request,
 // Writes `status` as an HTTP error response with a {"code","message"} body.
 void WriteErrorResponse(const absl::Status& status,
                         httplib::Response& response);
+
+// True if `request` asks for an event stream ("Accept: text/event-stream",
+// which EventSource always sends).
+bool AcceptsEventStream(const httplib::Request& request);
+
+// Answers a request that cannot be streamed now but may be soon: `status`
+// is UNAVAILABLE (the backend is down or restarting, no stream slot is free,
+// or the gateway is draining). EventSource treats every status but 200 as
+// fatal and never reconnects, so an event-stream client (AcceptsEventStream)
+// gets `200 text/event-stream` whose whole body is a comment naming the
+// status and a `retry: retry_ms` hint: the browser reconnects by itself after
+// retry_ms with the same Last-Event-ID. Other clients get 503 with the JSON
+// error body and `Retry-After` (seconds, rounded up, at least 1).
+void WriteUnavailableResponse(const httplib::Request& request,
+                              const absl::Status& status, int64_t retry_ms,
+                              httplib::Response& response);
 
 }  // namespace sse_gateway
 

@@ -19,19 +19,17 @@ StreamRoute::StreamRoute(std::string path, std::unique_ptr<StreamMethod> method,
       options_(std::move(options)),
       limiter_(options_.max_streams) {}
 
-void StreamRoute::Reject(const StreamRequestInfo& info,
+void StreamRoute::Reject(const httplib::Request& request,
+                         const StreamRequestInfo& info,
                          httplib::Response& response) const {
-  WriteErrorResponse(
+  WriteUnavailableResponse(
+      request,
       absl::UnavailableError(absl::StrCat(
           "no stream slot free on ", path_,
           " (limit reached or the gateway is draining); retry later")),
-      response);
-  response.status = 503;
-  int64_t retry_seconds = (options_.sse.reconnect_retry_ms + 999) / 1000;
-  response.set_header("Retry-After",
-                      std::to_string(retry_seconds < 1 ? 1 : retry_seconds));
+      options_.sse.reconnect_retry_ms, response);
   StreamOutcome outcome;
-  outcome.http_status = 503;
+  outcome.http_status = response.status;
   outcome.code = absl::StatusCode::kUnavailable;
   outcome.reason = CloseReason::kRejected;
   if (RouteMetrics* metrics = options_.sse.metrics) {
@@ -91,16 +89,16 @@ void StreamRoute::Handle(const httplib::Request& request,
   // 2. Take a slot, or refuse at once (also while draining).
   StreamLimiter* global = options_.global_limiter;
   if (options_.sse.draining != nullptr && options_.sse.draining->load()) {
-    Reject(info, response);
+    Reject(request, info, response);
     return;
   }
   if (!limiter_.TryAcquire()) {
-    Reject(info, response);
+    Reject(request, info, response);
     return;
   }
   if (global != nullptr && !global->TryAcquire()) {
     limiter_.Release();
-    Reject(info, response);
+    Reject(request, info, response);
     return;
   }
 

@@ -68,8 +68,10 @@ class StreamRoute {
               const QueryParams& path_bindings = {}) const;
 
  private:
-  // Answers 503 with Retry-After, and reports the refusal.
-  void Reject(const StreamRequestInfo& info, httplib::Response& response) const;
+  // Answers with WriteUnavailableResponse (503 with Retry-After, or a
+  // retry-only event stream for EventSource) and reports the refusal.
+  void Reject(const httplib::Request& request, const StreamRequestInfo& info,
+              httplib::Response& response) const;
 
   const std::string path_;
   const std::unique_ptr<StreamMethod> method_;

@@ -278,6 +278,42 @@ TEST_F(GatewayIntegrationTest, UnreachableBackendIs503) {
   EXPECT_THAT(response.body, HasSubstr("{\"code\":14,"));
 }
 
+// EventSource gives up for good on any status but 200, so a transient
+// UNAVAILABLE is answered to it (Accept: text/event-stream) with a
+// retry-only event stream: the browser reconnects with its Last-Event-ID.
+TEST_F(GatewayIntegrationTest, UnavailableBeforeFirstMessageTellsEventSourceToRetry) {
+  SseResponse response = Get(
+      "/v1/plain?count=0&fail_code=14&fail_message=down%0D%0Adata:%20forged",
+      {{"Accept", "text/event-stream"}, {"Last-Event-ID", "7"}});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(response.body,
+            ": unavailable: down  data: forged\n\nretry: 1000\n\n");
+  EXPECT_TRUE(response.events.empty());
+  EXPECT_EQ(response.reconnection_time_ms, 1000);
+  EXPECT_EQ(response.comment_count, 1);
+  // Other codes keep their HTTP status, EventSource or not.
+  SseResponse bad = Get("/v1/plain?count=0&fail_code=3",
+                        {{"Accept", "text/event-stream"}});
+  EXPECT_EQ(bad.status, 400);
+}
+
+TEST_F(GatewayIntegrationTest, UnreachableBackendTellsEventSourceToRetry) {
+  GatewayConfig config = TestGatewayConfig("127.0.0.1:1");  // No one there.
+  config.routes.push_back(TestRoute("/v1/plain", [](RouteConfig& r) {
+    r.upstream.retry_ms = 2500;
+  }));
+  std::unique_ptr<Gateway> gateway = StartTestGateway(config);
+  ASSERT_NE(gateway, nullptr);
+  SseTestClient client("127.0.0.1", gateway->port());
+  SseResponse response =
+      client.Get("/v1/plain?count=1", {{"Accept", "text/event-stream"}});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_TRUE(response.events.empty());
+  EXPECT_EQ(response.reconnection_time_ms, 2500);
+  EXPECT_THAT(response.body, HasSubstr(": unavailable: "));
+}
+
 TEST_F(GatewayIntegrationTest, ErrorAfterFirstMessageIsAFinalEvent) {
   SseResponse response =
       Get("/v1/plain?count=2&fail_code=13&fail_message=boom%22x");

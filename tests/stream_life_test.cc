@@ -134,6 +134,12 @@ TEST_F(StreamLifeTest, LimitsAnswer503AtOnce) {
   EXPECT_EQ(refused.status, 503);
   EXPECT_EQ(refused.header("Retry-After"), "3");
   EXPECT_THAT(refused.body, HasSubstr("\"code\":14"));
+  // An EventSource is told to come back instead (it gives up on a 503).
+  SseResponse retry_later =
+      client.Get("/a?count=1", {{"Accept", "text/event-stream"}});
+  EXPECT_EQ(retry_later.status, 200);
+  EXPECT_TRUE(retry_later.events.empty());
+  EXPECT_EQ(retry_later.reconnection_time_ms, 2500);
   // The gateway is full after one more stream elsewhere.
   EXPECT_THAT(open_stream("/b"), HasSubstr("200 OK"));
   EXPECT_EQ(client.Get("/b?count=1").status, 503);
