@@ -84,8 +84,15 @@ grpc::ChannelArguments BuildChannelArguments(
   // open stream (2,000 idle streams; see docs/benchmarks.md). Deadlines are
   // still sent as grpc-timeout and also enforced by GrpcStreamCall itself;
   // a call refused by a backend that is going away is not retried
-  // transparently, so the browser sees 503 and retries.
+  // transparently: an EventSource is told to reconnect (see
+  // WriteUnavailableResponse) and resumes with its Last-Event-ID.
   args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
+  // gRPC's default reconnect backoff grows to 120 s: a backend that was down
+  // for a minute would stay unreachable for up to two more after it is back,
+  // while browsers keep retrying. Reconnect within a second of its return.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(kPoolChannelIndexArg, index);
   if (tls.has_value() && !tls->server_name.empty()) {
     args.SetSslTargetNameOverride(tls->server_name);
