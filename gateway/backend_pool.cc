@@ -90,8 +90,11 @@ grpc::ChannelArguments BuildChannelArguments(
   // gRPC's default reconnect backoff grows to 120 s: a backend that was down
   // for a minute would stay unreachable for up to two more after it is back,
   // while browsers keep retrying. Reconnect within a second of its return.
+  // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left at its default on purpose: in
+  // gRPC it is the time one connection attempt (TCP + TLS + HTTP/2
+  // handshake) may take, not a backoff. At 100 ms a loaded or distant backend
+  // could fail every first attempt with UNAVAILABLE.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(kPoolChannelIndexArg, index);
   if (tls.has_value() && !tls->server_name.empty()) {

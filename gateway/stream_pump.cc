@@ -88,12 +88,20 @@ class StreamPump::Reaper {
       std::deque<std::unique_ptr<SseResponseWriter>> batch;
       {
         absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
+        const absl::Condition work(
             +[](Reaper* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
               return self->stopping_ || !self->queue_.empty();
             },
-            this));
-        if (queue_.empty()) return;  // Stopping, and nothing left.
+            this);
+        // A trim held back by the once-a-second limit is done when the
+        // second is over, even if no other stream ends by then.
+        if (trim_owed_) {
+          mu_.AwaitWithTimeout(work,
+                               last_trim_ + absl::Seconds(1) - absl::Now());
+        } else {
+          mu_.Await(work);
+        }
+        if (stopping_ && queue_.empty()) return;  // Nothing left.
         batch.swap(queue_);
       }
       for (auto& writer : batch) {
@@ -107,16 +115,18 @@ class StreamPump::Reaper {
   // After a burst of streams has ended (at most half of the peak are still
   // open), hands the heap memory they freed back to the system, at most once
   // a second, so the RSS follows the load down instead of staying at its
-  // high-water mark (glibc keeps freed memory in its arenas).
+  // high-water mark (glibc keeps freed memory in its arenas). A trim held
+  // back by that limit is owed: Run() does it when the second is over.
   void ReturnFreedMemory() {
     const int64_t open = open_->load();
     peak_ = std::max(peak_, open);
+    trim_owed_ = peak_ >= kTrimAfterPeak && open <= peak_ / 2;
     const absl::Time now = absl::Now();
-    if (peak_ >= kTrimAfterPeak && open <= peak_ / 2 &&
-        now - last_trim_ >= absl::Seconds(1)) {
+    if (trim_owed_ && now - last_trim_ >= absl::Seconds(1)) {
       malloc_trim(0);
       last_trim_ = now;
       peak_ = open;
+      trim_owed_ = false;
     }
   }
 
@@ -126,6 +136,7 @@ class StreamPump::Reaper {
   std::atomic<int64_t>* const open_;
   int64_t peak_ = 0;  // Highest open count since the last trim.
   absl::Time last_trim_ = absl::InfinitePast();
+  bool trim_owed_ = false;  // A trim is due but was rate-limited.
   absl::Mutex mu_;
   std::deque<std::unique_ptr<SseResponseWriter>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

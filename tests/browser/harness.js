@@ -1,0 +1,254 @@
+// Shared helpers of the browser tests: start the gateway and the gRPC
+// backends as processes on free ports, write gateway configs, serve plain
+// pages from other origins, and launch headless Chromium through
+// playwright-core. Every process started here is stopped by stopAll() (and
+// killed when Node exits), so a failing test leaves nothing behind.
+//
+// The binaries and descriptor sets come from environment variables set by
+// run.sh (SSE_GATEWAY_BIN, DEMO_BACKEND_BIN, TEST_BACKEND_BIN,
+// TICKER_DESCRIPTORS, TESTING_DESCRIPTORS; CHROMIUM defaults to
+// /usr/bin/chromium). Process logs go to files under WORK_DIR.
+
+'use strict';
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+// Generous bound for anything that should take milliseconds.
+const PATIENCE_MS = 30000;
+
+function requireEnv(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run tests/browser/run.sh`);
+  return value;
+}
+
+const workDir = fs.mkdtempSync(
+  path.join(process.env.WORK_DIR || os.tmpdir(), 'browser-test-'));
+
+const started = new Set();  // Children not yet seen exiting.
+
+process.on('exit', () => {
+  for (const child of started) child.kill('SIGKILL');
+});
+
+// A started process: its port (from its "listening on" line), its log file,
+// and a promise of its exit.
+class Process {
+  constructor(name, child, logFile) {
+    this.name = name;
+    this.child = child;
+    this.logFile = logFile;
+    this.port = 0;
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        started.delete(child);
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  log() {
+    return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8')
+                                       : '';
+  }
+
+  // SIGKILL, as a crash would; resolves once the process is gone.
+  async kill() {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  // SIGTERM, then SIGKILL after PATIENCE_MS.
+  async stop() {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), PATIENCE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+let processCount = 0;
+
+// Starts `binary args...`; resolves once a stdout line matches
+// `listeningPattern` (whose first group is the port).
+function startProcess(name, binary, args, listeningPattern) {
+  const logFile = path.join(workDir, `${name}-${++processCount}.log`);
+  const log = fs.createWriteStream(logFile);
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  const proc = new Process(name, child, logFile);
+  child.stderr.pipe(log);
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    let ready = false;
+    const timer = setTimeout(() => {
+      reject(new Error(`${name} did not start within ${PATIENCE_MS} ms:\n` +
+                       proc.log()));
+    }, PATIENCE_MS);
+    child.stdout.on('data', (chunk) => {
+      log.write(chunk);
+      if (ready) return;
+      pending += chunk.toString();
+      const match = pending.match(listeningPattern);
+      if (match) {
+        ready = true;
+        clearTimeout(timer);
+        proc.port = Number(match[1]);
+        resolve(proc);
+      }
+    });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('exit', (code, signal) => {
+      if (ready) return;
+      clearTimeout(timer);
+      // Give the log stream a moment to take the last bytes.
+      setImmediate(() => reject(new Error(
+          `${name} exited (code ${code}, signal ${signal}) before ` +
+          `listening:\n${proc.log()}`)));
+    });
+  });
+}
+
+// demo.v1.Ticker backend on a free port.
+function startDemoBackend() {
+  return startProcess('demo_backend', requireEnv('DEMO_BACKEND_BIN'),
+                      ['--listen=127.0.0.1:0'],
+                      /demo_backend listening on 127\.0\.0\.1:(\d+)/);
+}
+
+// testing.v1.TestService backend (tests/test_backend.h) on a free port.
+function startTestBackend() {
+  return startProcess('test_backend', requireEnv('TEST_BACKEND_BIN'), [],
+                      /test_backend_server listening on 127\.0\.0\.1:(\d+)/);
+}
+
+let configCount = 0;
+
+// Writes `config` (an object; JSON is valid YAML) to a file and returns its
+// path. Relative paths in it resolve against WORK_DIR.
+function writeConfig(config) {
+  const file = path.join(workDir, `gateway-${++configCount}.yaml`);
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+// Writes a blank HTML page for the gateway's index_page; returns its path.
+function writeBlankPage() {
+  const file = path.join(workDir, 'blank.html');
+  fs.writeFileSync(file, '<!DOCTYPE html><html><head><meta charset="utf-8">' +
+                         '<title>sse-gateway browser test</title></head>' +
+                         '<body></body></html>\n');
+  return file;
+}
+
+// The gateway with `configFile`, on `port` (0: a free one).
+function startGateway(configFile, port = 0) {
+  return startProcess(
+      'gateway', requireEnv('SSE_GATEWAY_BIN'),
+      [`--config=${configFile}`, `--listen=127.0.0.1:${port}`],
+      /sse_gateway listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+}
+
+// A plain HTTP server on a free port of 127.0.0.1 answering every GET with
+// a blank HTML page: another origin than the gateway's. Resolves to
+// {origin, close()}.
+function startPageServer() {
+  const server = http.createServer((request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    response.end('<!DOCTYPE html><html><body>other origin</body></html>\n');
+  });
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        origin: `http://127.0.0.1:${server.address().port}`,
+        close: () => new Promise((done) => {
+          server.closeAllConnections?.();
+          server.close(() => done());
+        }),
+      });
+    });
+  });
+}
+
+// Headless Chromium with a fresh profile; close it with closeBrowser().
+async function launchBrowser() {
+  const userDataDir = fs.mkdtempSync(path.join(workDir, 'chromium-profile-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+      '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+    ],
+    timeout: PATIENCE_MS,
+  });
+  context.setDefaultTimeout(PATIENCE_MS);
+  return context;
+}
+
+async function stopAll() {
+  await Promise.all([...started].map((child) => {
+    return new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), PATIENCE_MS).unref();
+    });
+  }));
+}
+
+// Script evaluated in a page: opens an EventSource on `url` and records, in
+// window.sse, every event of the listed `types` (in arrival order, with its
+// type, lastEventId and data), every error (with the readyState and the
+// id of the last event recorded before it), and
+// closes the EventSource after an `end` event or an event whose
+// lastEventId is `closeAtId`.
+function openRecordedEventSource({ url, withCredentials, types, closeAtId }) {
+  const source = new EventSource(url, { withCredentials: !!withCredentials });
+  const record = { events: [], errors: [], opens: 0, closed: false };
+  window.sse = record;
+  const close = () => {
+    source.close();
+    record.closed = true;
+  };
+  for (const type of types) {
+    source.addEventListener(type, (event) => {
+      record.events.push(
+          { type: event.type, id: event.lastEventId, data: event.data });
+      if (type === 'end' || (closeAtId && event.lastEventId === closeAtId)) {
+        close();
+      }
+    });
+  }
+  source.onopen = () => { record.opens += 1; };
+  source.onerror = () => {
+    const last = record.events[record.events.length - 1];
+    record.errors.push(
+        { readyState: source.readyState, lastId: last ? last.id : '' });
+  };
+  window.closeSse = close;
+}
+
+module.exports = {
+  PATIENCE_MS,
+  launchBrowser,
+  openRecordedEventSource,
+  startDemoBackend,
+  startGateway,
+  startPageServer,
+  startTestBackend,
+  stopAll,
+  workDir,
+  writeBlankPage,
+  writeConfig,
+};
