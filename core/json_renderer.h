@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/type_resolver.h"
@@ -53,7 +54,13 @@ class JsonRenderer {
 
   // Renders `serialized`, the wire bytes of a message of the renderer's type
   // (already checked to parse), as one-line JSON into `*json` (owned by the
-  // caller; replaced). Error if the bytes cannot be rendered.
+  // caller; replaced). Error if the bytes cannot be rendered. Any valid
+  // encoding gives the JSON RenderJson gives for the parsed message (up to
+  // the order of map entries): bytes not in the shape protobuf writes
+  // (a field split or repeated, a map entry without its value...) are parsed
+  // and re-encoded first, since rendering them directly would repeat JSON
+  // keys or drop map entries. The value of every Any must parse as its type
+  // (error otherwise: protobuf's printer would loop on some bad values).
   absl::Status Render(absl::string_view serialized, std::string* json) const;
 
   const google::protobuf::Descriptor* type() const { return type_; }
@@ -65,12 +72,17 @@ class JsonRenderer {
   const std::string type_url_;
   google::protobuf::util::JsonPrintOptions print_options_;
   std::unique_ptr<CachingTypeResolver> resolver_;
+  // Parses the responses that need it: bytes of another shape than
+  // protobuf's own (re-encoded), types that can hold an Any (checked).
+  std::unique_ptr<google::protobuf::DynamicMessageFactory> factory_;
+  const google::protobuf::Message* prototype_;  // owned by factory_
+  bool contains_any_ = false;  // Whether type_ can hold an Any, to check.
 };
 
 // Renders `message` as one-line proto3 JSON (no newline anywhere, as SSE data
 // needs): 64-bit integers as strings, well-known types in their JSON forms
 // (Timestamp as an RFC 3339 string...). Error if the message cannot be
-// rendered (e.g. a Timestamp out of range).
+// rendered (e.g. a Timestamp out of range, an Any whose value does not parse).
 absl::StatusOr<std::string> RenderJson(const google::protobuf::Message& message,
                                        const JsonOptions& options);
 

@@ -15,6 +15,8 @@
 #include "core/request_builder.h"
 #include "core/schema.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/any.pb.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing_schema.h"
 
@@ -142,6 +144,84 @@ TEST_F(JsonRendererTest, SpecialFloatsAndMaps) {
   EXPECT_EQ(Render(),
             "{\"echo\":{\"aDouble\":\"NaN\",\"aFloat\":\"-Infinity\","
             "\"labels\":{\"k\":\"v\"}}}");
+}
+
+// Found by core/json_renderer_fuzzer: wire bytes are valid in other shapes
+// than the one protobuf writes (a backend may concatenate messages, or an
+// encoder may leave out a map value or write it first). Rendering them as
+// they are repeated JSON keys (a browser keeps only the last) and dropped or
+// renamed map entries; the JSON must be that of the parsed message.
+TEST_F(JsonRendererTest, RendersEveryValidEncodingAsTheParsedMessage) {
+  const std::vector<std::pair<std::string, std::string>> encodings = {
+      // echo {a_int32: 1} echo {a_string: "x"}: one merged "echo".
+      {"split message", "\x32\x02\x18\x01\x32\x03\x72\x01x"},
+      // initial_metadata_entries "a", count 1, initial_metadata_entries "b".
+      {"interleaved repeated",
+       "\x52\x01"
+       "a"
+       "\x08\x01\x52\x01"
+       "b"},
+      // count 1 then count 2: the last one wins.
+      {"repeated scalar", "\x08\x01\x08\x02"},
+      // echo {choice_text: "t"} echo {choice_number: 2}: only the last member.
+      {"two oneof members", "\x32\x04\xca\x01\x01t\x32\x03\xd0\x01\x02"},
+      // initial_metadata {key: "k"}: the value is "" by default.
+      {"map value omitted", "\x4a\x03\x0a\x01k"},
+      // initial_metadata {value: "v", key: "k"}.
+      {"map value first", "\x4a\x06\x12\x01v\x0a\x01k"},
+      // initial_metadata_entries "a", unknown field 99, then "b".
+      {"unknown field between elements",
+       "\x52\x01"
+       "a\x98\x06\x01\x52\x01"
+       "b"},
+      // echo {colors: [1], then colors: [2]}: two packed records, one list.
+      {"two packed records", "\x32\x08\x9a\x01\x01\x01\x9a\x01\x01\x02"},
+      // echo {colors: []}: an empty packed record, no elements.
+      {"empty packed record", std::string("\x32\x03\x9a\x01\x00", 5)},
+      // count 0 and fail_message "" written out: defaults are not printed.
+      {"explicit defaults", std::string("\x08\x00\x22\x00", 4)},
+      // count as a length-delimited field: an unknown field to a parser.
+      {"wrong wire type", "\x0a\x01x\x10\x07"},
+      // initial_metadata {key: "k", value: "v", 99: 1} (an unknown field).
+      {"map entry unknown field", "\x4a\x09\x0a\x01k\x12\x01v\x98\x06\x01"},
+  };
+  const JsonRenderer renderer(request_->GetDescriptor(), {});
+  for (const auto& [name, bytes] : encodings) {
+    std::unique_ptr<Message> parsed(request_->New());
+    ASSERT_TRUE(parsed->ParseFromString(bytes)) << name;
+    const absl::StatusOr<std::string> expected = RenderJson(*parsed, {});
+    ASSERT_TRUE(expected.ok()) << name << ": " << expected.status();
+    std::string json;
+    const absl::Status status = renderer.Render(bytes, &json);
+    ASSERT_TRUE(status.ok()) << name << ": " << status;
+    EXPECT_EQ(json, *expected) << name;
+  }
+}
+
+// Found by core/json_renderer_fuzzer: protobuf's JSON printer reads the value
+// of an Any unchecked, and a packed field claiming more bytes than the value
+// holds made it loop, growing its output until memory ran out (5 bytes from
+// a backend took the process down). Such an Any is an error now.
+TEST_F(JsonRendererTest, AnyWhoseValueDoesNotParseIsAnError) {
+  google::protobuf::Any any;
+  any.set_type_url(
+      "type.googleapis.com/google.protobuf.SourceCodeInfo.Location");
+  // path (field 1, packed int32): 383 bytes announced, 2 present.
+  any.set_value(std::string("\x0a\xff\x02\x08\x00", 5));
+  const JsonRenderer renderer(google::protobuf::Any::descriptor(), {});
+  std::string json;
+  const absl::Status status = renderer.Render(any.SerializeAsString(), &json);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("not a google.protobuf.SourceCodeInfo.Location"));
+  EXPECT_FALSE(RenderJson(any, {}).ok());
+
+  // The same Any with a whole value renders.
+  any.set_value(std::string("\x0a\x02\x08\x00", 4));
+  ASSERT_TRUE(renderer.Render(any.SerializeAsString(), &json).ok());
+  EXPECT_EQ(json,
+            "{\"@type\":\"type.googleapis.com/"
+            "google.protobuf.SourceCodeInfo.Location\",\"path\":[8,0]}");
 }
 
 TEST_F(JsonRendererTest, UnrenderableTimestampIsAnError) {
