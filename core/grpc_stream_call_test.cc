@@ -385,12 +385,16 @@ TEST_F(GrpcStreamCallTest, ReadyCallbackDrivesAPollingConsumer) {
 
 TEST_F(GrpcStreamCallTest, NoReadyCallbackAfterItIsCleared) {
   StreamRequest request;
-  request.set_count(1);
+  request.set_count(2);
+  // The first message may arrive before the callback is set (then nothing
+  // notifies it); the second comes well after.
+  request.set_interval_ms(200);
   request.set_hold_open(true);
   auto call = StartCall(request);
   std::atomic<int> calls{0};
   call->SetReadyCallback([&] { calls.fetch_add(1); });
   EXPECT_EQ(NextResponse(*call).seq(), 1u);
+  EXPECT_EQ(NextResponse(*call).seq(), 2u);
   call->SetReadyCallback(nullptr);
   const int before = calls.load();
   call->Cancel();  // Would notify a registered callback.

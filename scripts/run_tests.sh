@@ -65,6 +65,9 @@ run_step() {
 run_step "demo smoke check (scripts/run_demo.sh --check)" \
   bash scripts/run_demo.sh --check
 run_step "benchmark smoke run (bench/run.sh --smoke)" bash bench/run.sh --smoke
+run_step "browser tests (tests/browser/run.sh)" bash tests/browser/run.sh
+run_step "fuzzers, 30 s each (scripts/run_fuzzers.sh 30)" bash scripts/run_fuzzers.sh 30
+run_step "TSan over the concurrency tests (scripts/run_tsan_tests.sh)" bash scripts/run_tsan_tests.sh
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -122,6 +122,10 @@ class StreamReactor final : public grpc::ServerWriteReactor<StreamResponse> {
       state_->calls[index_].finished = true;
       ++state_->finished;
     }
+    // gRPC runs OnDone after every other reaction returned, ordered by its
+    // own atomics (invisible to ThreadSanitizer); taking `mu_` once makes
+    // the last reaction's unlock visibly happen before `mu_` is destroyed.
+    { absl::MutexLock lock(&mu_); }
     delete this;
   }
 
