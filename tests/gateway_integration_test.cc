@@ -281,7 +281,8 @@ TEST_F(GatewayIntegrationTest, UnreachableBackendIs503) {
 // EventSource gives up for good on any status but 200, so a transient
 // UNAVAILABLE is answered to it (Accept: text/event-stream) with a
 // retry-only event stream: the browser reconnects with its Last-Event-ID.
-TEST_F(GatewayIntegrationTest, UnavailableBeforeFirstMessageTellsEventSourceToRetry) {
+TEST_F(GatewayIntegrationTest,
+       UnavailableBeforeFirstMessageTellsEventSourceToRetry) {
   SseResponse response = Get(
       "/v1/plain?count=0&fail_code=14&fail_message=down%0D%0Adata:%20forged",
       {{"Accept", "text/event-stream"}, {"Last-Event-ID", "7"}});
@@ -293,16 +294,15 @@ TEST_F(GatewayIntegrationTest, UnavailableBeforeFirstMessageTellsEventSourceToRe
   EXPECT_EQ(response.reconnection_time_ms, 1000);
   EXPECT_EQ(response.comment_count, 1);
   // Other codes keep their HTTP status, EventSource or not.
-  SseResponse bad = Get("/v1/plain?count=0&fail_code=3",
-                        {{"Accept", "text/event-stream"}});
+  SseResponse bad =
+      Get("/v1/plain?count=0&fail_code=3", {{"Accept", "text/event-stream"}});
   EXPECT_EQ(bad.status, 400);
 }
 
 TEST_F(GatewayIntegrationTest, UnreachableBackendTellsEventSourceToRetry) {
   GatewayConfig config = TestGatewayConfig("127.0.0.1:1");  // No one there.
-  config.routes.push_back(TestRoute("/v1/plain", [](RouteConfig& r) {
-    r.upstream.retry_ms = 2500;
-  }));
+  config.routes.push_back(TestRoute(
+      "/v1/plain", [](RouteConfig& r) { r.upstream.retry_ms = 2500; }));
   std::unique_ptr<Gateway> gateway = StartTestGateway(config);
   ASSERT_NE(gateway, nullptr);
   SseTestClient client("127.0.0.1", gateway->port());
