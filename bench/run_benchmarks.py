@@ -24,6 +24,7 @@ Called by bench/run.sh, which builds everything first. Stdlib only.
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,25 +33,66 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bazel-bin")
-BACKEND_ADDR = ("127.0.0.1", 50061)
-PORTS = {"gateway": 18080, "node": 18081, "grpc-gateway": 18082}
+# Every process listens on a port it picks itself (port 0) and prints; the
+# runner reads the port from its log, so a run never depends on a port being
+# free. BACKEND_ADDR's port is set once the firehose backend has started.
+BACKEND_ADDR = ["127.0.0.1", 0]
+LISTENING = re.compile(rb"listening on \S*?:(\d+)")
 
 
 def log(*args):
     print("bench:", *args, file=sys.stderr, flush=True)
 
 
-def wait_for_port(port, proc, timeout_s=30.0):
+def wait_for_listening(proc, log_path, log_offset, timeout_s=30.0):
+    """Waits until `proc` has printed "listening on HOST:PORT" to its log
+    (after byte `log_offset`) and accepts connections; returns the port."""
     deadline = time.time() + timeout_s
+    port = None
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout_s}s")
+        if port is None:
+            with open(log_path, "rb") as log_file:
+                log_file.seek(log_offset)
+                match = LISTENING.search(log_file.read())
+            if match:
+                port = int(match.group(1))
+        if port is not None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return port
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{log_path}: not listening after {timeout_s}s")
+
+
+def start_logged(cmd, log_path):
+    """Starts `cmd` with its output appended to `log_path`; returns the
+    process and the port it says it listens on."""
+    offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    return proc, wait_for_listening(proc, log_path, offset)
+
+
+def gateway_config(logdir):
+    """bench/gateway.yaml pointed at the running firehose backend, written
+    into `logdir` with its descriptor set path made absolute."""
+    with open(os.path.join(ROOT, "bench/gateway.yaml")) as source:
+        text = source.read()
+    text, backends = re.subn(r"address: 127\.0\.0\.1:\d+",
+                             "address: %s:%d" % tuple(BACKEND_ADDR), text)
+    text, sets = re.subn(r"descriptor_sets: \[firehose\.pb\]",
+                         "descriptor_sets: [%s]" %
+                         os.path.join(ROOT, "bench/firehose.pb"), text)
+    if backends != 1 or sets != 1:
+        raise RuntimeError("cannot adapt bench/gateway.yaml")
+    path = os.path.join(logdir, "gateway.yaml")
+    with open(path, "w") as config:
+        config.write(text)
+    return path
 
 
 def stop(proc, timeout_s=10.0):
@@ -65,39 +107,37 @@ def stop(proc, timeout_s=10.0):
 
 
 def start_server(system, logdir):
-    """Starts the HTTP system under test; returns its Popen (or None)."""
+    """Starts the HTTP system under test; returns its Popen and port (or
+    None, None for the direct client)."""
     if system == "direct":
-        return None
-    port = PORTS[system]
-    backend = "%s:%d" % BACKEND_ADDR
+        return None, None
+    backend = "%s:%d" % tuple(BACKEND_ADDR)
+    listen = "--listen=127.0.0.1:0"
     if system == "gateway":
         cmd = [os.path.join(BIN, "gateway/sse_gateway"),
-               "--config=" + os.path.join(ROOT, "bench/gateway.yaml"),
-               "--listen=127.0.0.1:%d" % port]
+               "--config=" + gateway_config(logdir), listen]
     elif system == "node":
         cmd = ["node", os.path.join(ROOT, "bench/node_peer/server.js"),
-               "--listen=127.0.0.1:%d" % port, "--backend=" + backend]
+               listen, "--backend=" + backend]
     else:
         cmd = [os.path.join(ROOT, "bench/grpc_gateway_peer/bin/grpc_gateway_peer"),
-               "--listen=127.0.0.1:%d" % port, "--backend=" + backend]
-    out = open(os.path.join(logdir, system + ".log"), "ab")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    wait_for_port(port, proc)
+               listen, "--backend=" + backend]
+    proc, port = start_logged(cmd, os.path.join(logdir, system + ".log"))
     time.sleep(0.3)  # Let it finish starting before its baseline is read.
-    return proc
+    return proc, port
 
 
-def measure(system, scenario, params, server, timeout_s):
+def measure(system, scenario, params, server, port, timeout_s):
     """Runs the measuring program for one cell; returns its parsed JSON."""
     common_path = "/v1/firehose?rate=%d&payload_bytes=%d" % (
         params["rate"], params["payload_bytes"])
     if system == "direct":
         cmd = [os.path.join(BIN, "bench/direct_client"),
-               "--target=%s:%d" % BACKEND_ADDR, "--watch_pid=self",
+               "--target=%s:%d" % tuple(BACKEND_ADDR), "--watch_pid=self",
                "--rate=%d" % params["rate"],
                "--payload_bytes=%d" % params["payload_bytes"]]
     else:
-        cmd = [os.path.join(BIN, "bench/loadgen"), "--port=%d" % PORTS[system],
+        cmd = [os.path.join(BIN, "bench/loadgen"), "--port=%d" % port,
                "--path=" + common_path, "--system=" + system,
                "--watch_pid=%d" % server.pid,
                "--format=" + ("ndjson" if system == "grpc-gateway" else "sse")]
@@ -159,14 +199,12 @@ def main():
     systems = args.systems.split(",")
     os.makedirs(args.logdir, exist_ok=True)
 
-    backend_log = open(os.path.join(args.logdir, "firehose_backend.log"), "ab")
-    backend = subprocess.Popen(
+    backend, BACKEND_ADDR[1] = start_logged(
         [os.path.join(BIN, "bench/firehose_backend"),
-         "--listen=%s:%d" % BACKEND_ADDR],
-        stdout=backend_log, stderr=subprocess.STDOUT)
+         "--listen=%s:0" % BACKEND_ADDR[0]],
+        os.path.join(args.logdir, "firehose_backend.log"))
     failures = 0
     try:
-        wait_for_port(BACKEND_ADDR[1], backend)
         with open(args.results, "a") as results:
             for run in range(1, args.runs + 1):
                 for scenario, params in cells(args):
@@ -177,11 +215,11 @@ def main():
                         started = time.time()
                         server = None
                         try:
-                            server = start_server(system, args.logdir)
+                            server, port = start_server(system, args.logdir)
                             timeout = 120 + params["streams"] / 100 + \
                                 params["cycles"] / 50
                             record["result"] = measure(system, scenario, params,
-                                                       server, timeout)
+                                                       server, port, timeout)
                             if record["result"].get("connected", 1) == 0:
                                 raise RuntimeError("no stream connected")
                         except Exception as error:  # Recorded, run goes on.

@@ -21,6 +21,23 @@
 namespace sse_gateway {
 namespace {
 
+// Keys that gRPC 1.51's metadata batch (src/core/lib/transport/
+// metadata_batch.h, grpc_metadata_batch) parses into typed slots instead of
+// sending as they are, and that do not start with "grpc-" or ':' (those are
+// refused by prefix). Sent by a client, they are at best overwritten and at
+// worst abort the process: "grpclb_client_stats" is a pointer slot whose
+// encoder calls abort().
+constexpr absl::string_view kGrpcInternalKeys[] = {
+    "content-type",
+    "te",
+    "user-agent",
+    "host",
+    "lb-token",
+    "lb-cost-bin",
+    "grpclb_client_stats",
+    "endpoint-load-metrics-bin",
+};
+
 bool IsMetadataKeyChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.';
@@ -45,6 +62,16 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
 
 }  // namespace
 
+bool IsReservedGrpcMetadataKey(absl::string_view key) {
+  if (absl::StartsWith(key, "grpc-") || absl::StartsWith(key, ":")) {
+    return true;
+  }
+  for (absl::string_view internal : kGrpcInternalKeys) {
+    if (key == internal) return true;
+  }
+  return false;
+}
+
 absl::Status CheckGrpcMetadata(absl::string_view key, absl::string_view value) {
   if (key.empty()) {
     return absl::InvalidArgumentError("metadata key is empty");
@@ -56,7 +83,7 @@ absl::Status CheckGrpcMetadata(absl::string_view key, absl::string_view value) {
           "' may only contain lowercase letters, digits, '-', '_' and '.'"));
     }
   }
-  if (absl::StartsWith(key, "grpc-")) {
+  if (IsReservedGrpcMetadataKey(key)) {
     return absl::InvalidArgumentError(
         absl::StrCat("metadata key '", key, "' is reserved by gRPC"));
   }

@@ -38,10 +38,18 @@
 
 namespace sse_gateway {
 
+// Whether gRPC reserves `key` (lower-case) for itself: every "grpc-..." and
+// pseudo-header (":...") key, and the other keys gRPC 1.51 parses into typed
+// slots of its metadata batch: content-type, te, user-agent, host, lb-token,
+// lb-cost-bin, grpclb_client_stats, endpoint-load-metrics-bin. A client must
+// never set one (some abort the process inside gRPC's encoder).
+bool IsReservedGrpcMetadataKey(absl::string_view key);
+
 // Returns OK when `key: value` may be sent as gRPC client metadata: the key is
-// non-empty, made of [0-9a-z-_.] and not reserved ("grpc-..."); the value of a
-// non-binary key (one not ending in "-bin") is printable ASCII. gRPC aborts
-// the process on invalid metadata, so everything sent is checked first.
+// non-empty, made of [0-9a-z-_.] and not reserved (IsReservedGrpcMetadataKey);
+// the value of a non-binary key (one not ending in "-bin") is printable ASCII.
+// gRPC aborts the process on invalid metadata, so everything sent is checked
+// first.
 absl::Status CheckGrpcMetadata(absl::string_view key, absl::string_view value);
 
 class GrpcStreamCall {

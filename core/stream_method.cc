@@ -15,8 +15,6 @@
 namespace sse_gateway {
 namespace {
 
-constexpr char kLastEventIdMetadata[] = "last-event-id";
-
 // `status` with its message prefixed by "<option>: ".
 absl::Status ForOption(absl::string_view option, const absl::Status& status) {
   return absl::Status(status.code(),
@@ -236,11 +234,12 @@ absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
     call_options.timeout = timeout;
   }
   if (last_event_id.has_value()) {
-    if (!CheckGrpcMetadata(kLastEventIdMetadata, *last_event_id).ok()) {
+    if (!CheckGrpcMetadata(kLastEventIdMetadataKey, *last_event_id).ok()) {
       return absl::InvalidArgumentError(
           "Last-Event-ID: only printable ASCII can be sent upstream");
     }
-    call_options.metadata.emplace_back(kLastEventIdMetadata, *last_event_id);
+    call_options.metadata.emplace_back(std::string(kLastEventIdMetadataKey),
+                                       *last_event_id);
   }
   for (const auto& [key, value] : metadata) {
     absl::Status status = CheckGrpcMetadata(key, value);

@@ -34,6 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/event_stream.h"
 #include "core/json_renderer.h"
@@ -44,6 +45,9 @@
 #include "grpcpp/generic/generic_stub.h"
 
 namespace sse_gateway {
+
+// The metadata key that carries the client's Last-Event-ID upstream.
+inline constexpr absl::string_view kLastEventIdMetadataKey = "last-event-id";
 
 struct StreamMethodOptions {
   std::string method;                // "package.Service/Method"

@@ -1,7 +1,13 @@
 #include "gateway/access_log.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -11,10 +17,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace sse_gateway {
 namespace {
+
+constexpr absl::Duration kPatience = absl::Seconds(30);
 
 absl::Time At(int year, int month, int day, int hour, int minute, int second,
               int millis) {
@@ -232,11 +242,13 @@ TEST(AccessLogTest, HostileFieldsStayOnOneParseableLine) {
 }
 
 TEST(AccessLogTest, EveryByteRoundTripsOnOneLine) {
-  std::string all_bytes;
-  for (int byte = 0; byte < 256; ++byte) all_bytes.push_back(char(byte));
+  // Two values of 128 bytes (the most logged whole) hold every byte value.
+  std::string low, high;
+  for (int byte = 0; byte < 128; ++byte) low.push_back(char(byte));
+  for (int byte = 128; byte < 256; ++byte) high.push_back(char(byte));
   StreamRecord record = ExampleRecord();
-  record.remote = all_bytes;
-  record.last_event_id = all_bytes + all_bytes;
+  record.remote = low;
+  record.last_event_id = high;
   const std::string line = FormatAccessLogLine(record, absl::UnixEpoch());
   EXPECT_FALSE(HasRawControlByte(line));
   std::map<std::string, std::string> fields = FieldMap(line);
@@ -283,6 +295,7 @@ TEST(AccessLogTest, WriteStampsTheCurrentTime) {
   const absl::Time before = absl::Now();
   log.Write(ExampleRecord());
   const absl::Time after = absl::Now();
+  ASSERT_TRUE(log.Flush(kPatience));
   const std::string content = ReadAll(file);
   std::fclose(file);
 
@@ -306,7 +319,9 @@ TEST(AccessLogTest, WriteStampsTheCurrentTime) {
 TEST(AccessLogTest, ConcurrentWritesProduceWholeLines) {
   FILE* file = std::tmpfile();
   ASSERT_NE(file, nullptr);
-  AccessLog log(file);
+  AccessLogOptions options;
+  options.max_queued_lines = 10000;  // Room for every line: none dropped.
+  AccessLog log(file, options);
   constexpr int kThreads = 8;
   constexpr int kLinesPerThread = 300;
   std::vector<std::thread> threads;
@@ -314,7 +329,8 @@ TEST(AccessLogTest, ConcurrentWritesProduceWholeLines) {
     threads.emplace_back([&log, t] {
       StreamRecord record = ExampleRecord();
       // Long values make torn writes likely if lines were not atomic.
-      record.last_event_id = std::string(2000, static_cast<char>('a' + t));
+      record.last_event_id =
+          std::string(kMaxLoggedValueBytes, static_cast<char>('a' + t));
       for (int i = 0; i < kLinesPerThread; ++i) {
         record.events = i;
         log.Write(record);
@@ -322,6 +338,8 @@ TEST(AccessLogTest, ConcurrentWritesProduceWholeLines) {
     });
   }
   for (std::thread& thread : threads) thread.join();
+  ASSERT_TRUE(log.Flush(kPatience));
+  EXPECT_EQ(log.dropped_lines(), 0);
   const std::string content = ReadAll(file);
   std::fclose(file);
 
@@ -335,8 +353,8 @@ TEST(AccessLogTest, ConcurrentWritesProduceWholeLines) {
     std::map<std::string, std::string> fields = FieldMap(line);
     ASSERT_EQ(fields.size(), 10u) << line.substr(0, 200);
     const std::string& id = fields["last_event_id"];
-    ASSERT_EQ(id.size(), 2000u);
-    EXPECT_EQ(id, std::string(2000, id[0]));
+    ASSERT_EQ(id.size(), kMaxLoggedValueBytes);
+    EXPECT_EQ(id, std::string(kMaxLoggedValueBytes, id[0]));
     ++lines_per_writer[id[0]];
   }
   for (int t = 0; t < kThreads; ++t) {
@@ -347,6 +365,113 @@ TEST(AccessLogTest, ConcurrentWritesProduceWholeLines) {
 TEST(AccessLogTest, NullFileIsANoOp) {
   AccessLog log(nullptr);
   log.Write(ExampleRecord());  // Must not crash.
+  EXPECT_TRUE(log.Flush(absl::ZeroDuration()));
+  EXPECT_EQ(log.dropped_lines(), 0);
+}
+
+TEST(AccessLogTest, LongClientValuesAreCutAndMarked) {
+  StreamRecord record = ExampleRecord();
+  record.last_event_id = std::string(8192, '7');
+  const std::string line = FormatAccessLogLine(record, absl::UnixEpoch());
+  EXPECT_LT(line.size(), 400u) << line;
+  EXPECT_EQ(FieldMap(line)["last_event_id"],
+            absl::StrCat(std::string(kMaxLoggedValueBytes, '7'), "...[+",
+                         8192 - kMaxLoggedValueBytes, " bytes]"));
+
+  // Cut at a UTF-8 boundary: 127 ASCII bytes then a 2-byte "é" would
+  // straddle the limit, so the "é" goes whole into the cut part.
+  record.last_event_id = std::string(127, 'a') + "\xC3\xA9" + "tail";
+  EXPECT_EQ(
+      FieldMap(FormatAccessLogLine(record, absl::UnixEpoch()))["last_event_id"],
+      std::string(127, 'a') + "...[+6 bytes]");
+
+  // A value of exactly the limit is kept whole, unmarked.
+  record.last_event_id = std::string(kMaxLoggedValueBytes, 'b');
+  EXPECT_EQ(
+      FieldMap(FormatAccessLogLine(record, absl::UnixEpoch()))["last_event_id"],
+      record.last_event_id);
+}
+
+// A sink that never reads (stdout piped into a stalled reader) must not
+// block Write: before the fix, Write blocked in fflush under a mutex once the
+// pipe was full, and so did every stream's teardown.
+TEST(AccessLogTest, StalledSinkNeverBlocksWrite) {
+  signal(SIGPIPE, SIG_IGN);  // As the gateway does.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  FILE* sink = fdopen(fds[1], "w");
+  ASSERT_NE(sink, nullptr);
+  std::atomic<int64_t> dropped_calls{0};
+  AccessLogOptions options;
+  options.max_queued_lines = 100;
+  options.on_dropped = [&dropped_calls] { dropped_calls.fetch_add(1); };
+  auto log = std::make_unique<AccessLog>(sink, options);
+
+  // About 5 MB of lines: far more than the pipe (64 KiB) and the queue hold.
+  constexpr int kLines = 20000;
+  absl::Notification wrote_all;
+  std::thread writer([&] {
+    for (int i = 0; i < kLines; ++i) log->Write(ExampleRecord());
+    wrote_all.Notify();
+  });
+  const bool finished = wrote_all.WaitForNotificationWithTimeout(kPatience);
+  EXPECT_TRUE(finished) << "Write blocked on a sink that does not read";
+  if (!finished) {
+    close(fds[0]);  // Unblocks the writer (EPIPE) so the test can end.
+    writer.join();
+    return;
+  }
+  writer.join();
+  EXPECT_GT(log->dropped_lines(), 0);
+  EXPECT_EQ(dropped_calls.load(), log->dropped_lines());
+  EXPECT_FALSE(log->Flush(absl::Milliseconds(100)));  // Still stalled.
+
+  // Destroying the log does not wait for the stalled sink either.
+  const absl::Time before = absl::Now();
+  log.reset();
+  EXPECT_LT(absl::Now() - before, absl::Seconds(10));
+
+  // What was written is whole lines; then the reader goes away.
+  std::string head(16384, '\0');
+  ssize_t n = read(fds[0], head.data(), head.size());
+  ASSERT_GT(n, 0);
+  head.resize(static_cast<size_t>(n));
+  EXPECT_TRUE(absl::StartsWith(head, "ts=")) << head.substr(0, 100);
+  close(fds[0]);
+}
+
+// Once a stalled sink drains, queued lines are written in order.
+TEST(AccessLogTest, QueuedLinesAreWrittenWhenTheSinkDrains) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  FILE* sink = fdopen(fds[1], "w");
+  ASSERT_NE(sink, nullptr);
+  AccessLog log(sink);
+  StreamRecord record = ExampleRecord();
+  constexpr int kLines = 1000;  // About 200 KiB: more than the pipe holds.
+  for (int i = 0; i < kLines; ++i) {
+    record.events = i;
+    log.Write(record);
+  }
+  std::string content;
+  std::thread reader([&] {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) {
+      content.append(buffer, static_cast<size_t>(n));
+      if (std::count(content.begin(), content.end(), '\n') == kLines) break;
+    }
+  });
+  EXPECT_TRUE(log.Flush(kPatience));
+  reader.join();
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(content, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), size_t{kLines});
+  for (int i = 0; i < kLines; ++i) {
+    EXPECT_EQ(FieldMap(lines[i])["events"], absl::StrCat(i));
+  }
+  EXPECT_EQ(log.dropped_lines(), 0);
+  close(fds[0]);
 }
 
 }  // namespace

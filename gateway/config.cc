@@ -210,13 +210,28 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": the config must be a YAML (or JSON) map"));
   }
-  absl::Status status = reader.CheckKeys(
-      root, "",
-      {"listen", "backend", "backend_tls", "backends", "descriptor_sets",
-       "index_page", "open_wait_ms", "heartbeat_ms", "write_timeout_ms",
-       "max_streams", "drain_timeout_ms", "access_log", "routes",
-       "forward_headers", "token_query_param", "response_headers", "cors",
-       "routes_from_annotations", "tls"});
+  absl::Status status = reader.CheckKeys(root, "",
+                                         {"listen",
+                                          "backend",
+                                          "backend_tls",
+                                          "backends",
+                                          "descriptor_sets",
+                                          "index_page",
+                                          "open_wait_ms",
+                                          "heartbeat_ms",
+                                          "write_timeout_ms",
+                                          "max_streams",
+                                          "drain_timeout_ms",
+                                          "access_log",
+                                          "access_log_queue_lines",
+                                          "max_metadata_bytes",
+                                          "routes",
+                                          "forward_headers",
+                                          "token_query_param",
+                                          "response_headers",
+                                          "cors",
+                                          "routes_from_annotations",
+                                          "tls"});
   if (!status.ok()) return status;
 
   GatewayConfig config;
@@ -298,6 +313,16 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
     config.access_log = (*log == "stderr" || *log == "stdout" || *log == "off")
                             ? *log
                             : ResolvePath(base_dir, *log);
+  }
+
+  for (const auto& [key, field] :
+       {std::pair{"access_log_queue_lines", &config.access_log_queue_lines},
+        std::pair{"max_metadata_bytes", &config.max_metadata_bytes}}) {
+    if (!root[key]) continue;
+    absl::StatusOr<int64_t> value = reader.NonNegativeInt(root[key], key);
+    if (!value.ok()) return value.status();
+    if (*value == 0) return reader.Error(key, "must be positive");
+    *field = *value;
   }
 
   status = ParseCredentialsConfig(reader, root, &config);

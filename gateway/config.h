@@ -106,6 +106,16 @@ struct GatewayConfig {
   // Where the access log goes: "stderr", "stdout", "off", or a file path
   // (resolved against the config file's directory; appended to).
   std::string access_log = "stderr";
+  // Access-log lines waiting for a slow sink; beyond this they are dropped
+  // (counted in /metrics) so that logging never blocks a stream.
+  int64_t access_log_queue_lines = 4096;
+  // The most metadata a request may send upstream, counted as HTTP/2 does
+  // (name + value + 32 bytes per entry): forwarded headers, Grpc-Metadata-*,
+  // X-Forwarded-For, the token and Last-Event-ID. Above it the request is
+  // refused with 431 before any call; it stays well under the 8 KiB a gRPC
+  // backend accepts by default, so that no request can break the backend
+  // connection every other stream shares.
+  int64_t max_metadata_bytes = 4096;
   // Credentials and browsers (docs/configuration.md): request headers sent
   // to the backend as metadata (lower-cased), the query parameter carrying a
   // bearer token, the backend initial-metadata keys copied to the SSE

@@ -22,12 +22,6 @@ namespace config_internal {
 // response_headers entries: metadata keys that can become HTTP headers and
 // do not clash with a header the gateway sets itself.
 absl::Status CheckResponseHeaderName(absl::string_view name) {
-  absl::Status status = CheckGrpcMetadata(name, "");
-  if (!status.ok()) return status;
-  if (absl::EndsWith(name, "-bin")) {
-    return absl::InvalidArgumentError(
-        "binary (-bin) metadata cannot be copied to a header");
-  }
   for (absl::string_view own :
        {"content-type", "content-length", "transfer-encoding", "connection",
         "keep-alive", "cache-control", "x-accel-buffering", "vary", "allow",
@@ -39,6 +33,12 @@ absl::Status CheckResponseHeaderName(absl::string_view name) {
   }
   if (absl::StartsWith(name, "access-control-")) {
     return absl::InvalidArgumentError("CORS headers are set by the gateway");
+  }
+  absl::Status status = CheckGrpcMetadata(name, "");
+  if (!status.ok()) return status;
+  if (absl::EndsWith(name, "-bin")) {
+    return absl::InvalidArgumentError(
+        "binary (-bin) metadata cannot be copied to a header");
   }
   return absl::OkStatus();
 }

@@ -19,6 +19,7 @@
 #include "gateway/connection_threads.h"
 #include "gateway/event_stream_response.h"
 #include "gateway/http_status.h"
+#include "gateway/query_string.h"
 #include "gateway/tls_server_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -34,13 +35,18 @@ size_t PumpThreads() {
   return std::clamp<size_t>(cores / 2, 1, 4);
 }
 
+// At most the first 256 bytes of a path sent by a client, for a message.
+absl::string_view Abbreviated(absl::string_view path) {
+  return path.substr(0, 256);
+}
+
 // 405 with `Allow: <allow>` and a JSON body.
 void WriteMethodNotAllowed(const httplib::Request& request,
-                           absl::string_view allow,
+                           absl::string_view path, absl::string_view allow,
                            httplib::Response& response) {
   WriteErrorResponse(
       absl::UnimplementedError(absl::StrCat(
-          "method ", request.method, " is not allowed on ", request.path)),
+          "method ", request.method, " is not allowed on ", Abbreviated(path))),
       response);
   response.status = 405;
   response.set_header("Allow", std::string(allow));
@@ -139,20 +145,20 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
                                                *std::move(backends),
                                                std::move(route_names)));
 
+  AccessLogOptions log_options;
+  log_options.max_queued_lines =
+      static_cast<size_t>(config.access_log_queue_lines);
+  Metrics* metrics = &gateway->metrics_;
+  log_options.on_dropped = [metrics] { metrics->AccessLogLineDropped(); };
   if (config.access_log == "stderr") {
-    gateway->access_log_ = std::make_unique<AccessLog>(stderr);
+    gateway->access_log_ = std::make_unique<AccessLog>(stderr, log_options);
   } else if (config.access_log == "stdout") {
-    gateway->access_log_ = std::make_unique<AccessLog>(stdout);
+    gateway->access_log_ = std::make_unique<AccessLog>(stdout, log_options);
   } else if (config.access_log != "off") {
-    gateway->access_log_file_ = std::fopen(config.access_log.c_str(), "a");
-    if (gateway->access_log_file_ == nullptr) {
-      return ConfigError(config, "access_log",
-                         absl::InvalidArgumentError(absl::StrCat(
-                             "cannot open ", config.access_log,
-                             " for appending: ", std::strerror(errno))));
-    }
-    gateway->access_log_ =
-        std::make_unique<AccessLog>(gateway->access_log_file_);
+    absl::StatusOr<std::unique_ptr<AccessLog>> log =
+        AccessLog::OpenFile(config.access_log, log_options);
+    if (!log.ok()) return ConfigError(config, "access_log", log.status());
+    gateway->access_log_ = *std::move(log);
   }
   if (config.index_page.has_value()) {
     absl::StatusOr<std::string> page = ReadFile(*config.index_page);
@@ -209,6 +215,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     options.sse.pump = &gateway->pump_;
     options.sse.metrics = gateway->metrics_.ForRoute(route.path);
     options.max_streams = route.max_streams;
+    options.max_metadata_bytes = config.max_metadata_bytes;
     options.global_limiter = &gateway->global_limiter_;
     Gateway* self = gateway.get();
     options.forwarding =
@@ -260,10 +267,7 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
       });
 }
 
-Gateway::~Gateway() {
-  Stop();
-  if (access_log_file_ != nullptr) std::fclose(access_log_file_);
-}
+Gateway::~Gateway() { Stop(); }
 
 void Gateway::LogStream(const StreamRequestInfo& info,
                         const StreamOutcome& outcome) {
@@ -356,12 +360,28 @@ void Gateway::Dispatch(const httplib::Request& request,
       return;
     }
   }
+  // Routing is on the path exactly as sent: httplib's request.path is
+  // decoded (even "%u006d"-style escapes), which let "/%6detrics" reach
+  // /metrics and decoded template variables twice. Exact routes match the
+  // raw bytes; template variables are decoded once, by PathTemplate.
+  const absl::string_view path = PathOfTarget(request.target);
+  if (!PercentDecode(path, /*plus_is_space=*/false,
+                     /*keep_escaped_slash=*/false)
+           .has_value()) {
+    WriteErrorResponse(
+        absl::InvalidArgumentError(absl::StrCat(
+            "the path ", Abbreviated(path),
+            " has a malformed percent-escape (% must be followed by two "
+            "hex digits)")),
+        response);
+    return;
+  }
   if (cors_.has_value()) {
     if (CorsPolicy::IsPreflight(request) &&
-        (routes_.contains(request.path) ||
+        (routes_.contains(path) ||
          std::any_of(template_routes_.begin(), template_routes_.end(),
                      [&](const auto& entry) {
-                       return entry.first.Match(request.path).has_value();
+                       return entry.first.Match(path).has_value();
                      }))) {
       cors_->ServePreflight(request, response);
       return;
@@ -369,38 +389,38 @@ void Gateway::Dispatch(const httplib::Request& request,
     cors_->AddResponseHeaders(request, response);
   }
   if (request.method == "GET" || request.method == "HEAD") {
-    if (request.path == kHealthzPath) {
+    if (path == kHealthzPath) {
       response.set_header("Cache-Control", "no-store");
       response.set_content("{\"alive\":true}", "application/json");
       return;
     }
-    if (request.path == kReadyzPath) {
+    if (path == kReadyzPath) {
       ServeReadiness(response);
       return;
     }
-    if (request.path == kMetricsPath) {
+    if (path == kMetricsPath) {
       response.set_header("Cache-Control", "no-store");
       response.set_content(metrics_.RenderPrometheus(),
                            "text/plain; version=0.0.4; charset=utf-8");
       return;
     }
   }
-  auto route = routes_.find(request.path);
-  bool is_index = request.path == "/" && index_page_.has_value();
+  auto route = routes_.find(path);
+  bool is_index = path == "/" && index_page_.has_value();
   if (route == routes_.end() && !is_index) {
     for (const auto& [path_template, template_route] : template_routes_) {
       std::optional<PathTemplate::Bindings> bindings =
-          path_template.Match(request.path);
+          path_template.Match(path);
       if (!bindings.has_value()) continue;
       if (request.method != "GET") {
-        WriteMethodNotAllowed(request, "GET", response);
+        WriteMethodNotAllowed(request, path, "GET", response);
         return;
       }
       template_route->Handle(request, response, *bindings);
       return;
     }
     WriteErrorResponse(
-        absl::NotFoundError(absl::StrCat("no route for ", request.path)),
+        absl::NotFoundError(absl::StrCat("no route for ", Abbreviated(path))),
         response);
     return;
   }
@@ -410,7 +430,8 @@ void Gateway::Dispatch(const httplib::Request& request,
     return;
   }
   if (request.method != "GET") {
-    WriteMethodNotAllowed(request, is_index ? "GET, HEAD" : "GET", response);
+    WriteMethodNotAllowed(request, path, is_index ? "GET, HEAD" : "GET",
+                          response);
     return;
   }
   route->second->Handle(request, response);

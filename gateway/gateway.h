@@ -111,8 +111,7 @@ class Gateway {
   std::atomic<bool> draining_{false};
   StreamLimiter global_limiter_;
   Metrics metrics_;
-  FILE* access_log_file_ = nullptr;  // Owned when it is a file of ours.
-  std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<AccessLog> access_log_;  // Null: access_log is "off".
   absl::flat_hash_map<std::string, std::unique_ptr<StreamRoute>> routes_;
   // Routes with path templates (routes_from_annotations), most literal
   // segments first; tried in order when no exact path matches.

@@ -12,20 +12,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/http_status.h"
+#include "gateway/request_head.h"
 #include "gateway/socket_stream.h"
 
 namespace sse_gateway {
 namespace {
-
-absl::string_view TrimSpacesAndTabs(absl::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 // Replaces the values httplib parsed by the raw ones in `head`.
 void RestoreRawHeaders(absl::string_view head, httplib::Request& request) {
@@ -86,29 +78,39 @@ class ScopedSigpipeBlock {
   sigset_t previous_;
 };
 
+// What the connection's current request head was found to be, for the
+// handlers that httplib calls on the same thread.
+struct ConnectionState {
+  bool head_parsed = false;  // httplib parsed it and called setup_request.
+  absl::Status head_error;   // Not OK: refused by CheckRequestHead.
+
+  // Makes `state` Current() on this thread while alive.
+  class Scope {
+   public:
+    explicit Scope(ConnectionState* state) : previous_(current_) {
+      current_ = state;
+    }
+    ~Scope() { current_ = previous_; }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    ConnectionState* const previous_;
+  };
+
+  static const ConnectionState* Current() { return current_; }
+
+ private:
+  static thread_local ConnectionState* current_;
+};
+
+thread_local ConnectionState* ConnectionState::current_ = nullptr;
+
 absl::Duration Seconds(time_t seconds, time_t micros) {
   return absl::Seconds(seconds) + absl::Microseconds(micros);
 }
 
 }  // namespace
-
-std::vector<std::pair<std::string, std::string>> ParseRawHeaderFields(
-    absl::string_view head) {
-  std::vector<std::pair<std::string, std::string>> fields;
-  bool request_line = true;
-  for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
-    if (request_line) {
-      request_line = false;
-      continue;
-    }
-    if (line.empty()) break;  // End of the head.
-    size_t colon = line.find(':');
-    if (colon == absl::string_view::npos || colon == 0) continue;
-    fields.emplace_back(std::string(line.substr(0, colon)),
-                        std::string(TrimSpacesAndTabs(line.substr(colon + 1))));
-  }
-  return fields;
-}
 
 bool HttpServer::process_and_close_socket(int socket) {
   SocketStream stream(socket, Seconds(read_timeout_sec_, read_timeout_usec_),
@@ -149,22 +151,72 @@ bool HttpServer::ServeRequests(SocketStream& stream) {
     stream.StartRecording(kMaxRecordedHeadBytes);
     bool connection_closed = false;
     bool announced_body = false;
-    ok = process_request(stream, /*close_connection=*/remaining == 1,
-                         connection_closed,
-                         [&stream, &announced_body](httplib::Request& request) {
-                           if (!stream.recording_overflowed()) {
-                             RestoreRawHeaders(stream.recorded(), request);
-                           }
-                           stream.StartRecording(0);
-                           announced_body = AnnouncesBody(request);
-                         });
-    // The gateway answers every request from its head and never reads a
-    // body, so a body's bytes are still unread on the connection. Parsing
-    // them as the next request would let a client smuggle a request past a
-    // proxy in front: the connection is closed instead.
-    if (!ok || connection_closed || stream.detached() || announced_body) break;
+    absl::Status head_status;
+    ConnectionState state;
+    ConnectionState::Scope state_scope(&state);
+    ok = process_request(
+        stream, /*close_connection=*/remaining == 1, connection_closed,
+        [&stream, &announced_body, &state](httplib::Request& request) {
+          state.head_parsed = true;
+          if (stream.recording_overflowed()) {
+            state.head_error =
+                absl::InvalidArgumentError("the request head is too large");
+          } else {
+            state.head_error = CheckRequestHead(stream.recorded());
+            RestoreRawHeaders(stream.recorded(), request);
+          }
+          stream.StartRecording(0);
+          announced_body = AnnouncesBody(request);
+          if (!state.head_error.ok()) {
+            // Answered by the pre-routing wrapper; say so in the response.
+            request.headers.erase("Connection");
+            request.set_header("Connection", "close");
+          }
+        });
+    // The connection is closed after:
+    //  - a head httplib could not parse (it answered 400, 414...) or that
+    //    CheckRequestHead refused: where one request ends is then unknown,
+    //    and reading on would run the rest of the bytes as another request
+    //    (request desynchronisation);
+    //  - a request that announced a body: the gateway answers every request
+    //    from its head and never reads a body, so the body's bytes are
+    //    still unread, and parsing them as the next request would let a
+    //    client smuggle a request past a proxy in front.
+    if (!ok || connection_closed || stream.detached() || announced_body ||
+        !state.head_parsed || !state.head_error.ok()) {
+      break;
+    }
   }
   return ok;
+}
+
+HttpServer::HttpServer() {
+  // httplib answers a head it cannot parse (400, 414...) before calling any
+  // handler of ours, with a keep-alive header; ServeRequests closes such a
+  // connection, and the answer says so.
+  httplib::Server::set_error_handler(HandlerWithResponse(
+      [](const httplib::Request&, httplib::Response& response) {
+        const ConnectionState* state = ConnectionState::Current();
+        if (state != nullptr && !state->head_parsed) {
+          response.set_header("Connection", "close");
+        }
+        return HandlerResponse::Unhandled;
+      }));
+}
+
+void HttpServer::set_pre_routing_handler(HandlerWithResponse handler) {
+  httplib::Server::set_pre_routing_handler([handler = std::move(handler)](
+                                               const httplib::Request& request,
+                                               httplib::Response& response) {
+    const ConnectionState* state = ConnectionState::Current();
+    if (state != nullptr && !state->head_error.ok()) {
+      response.status = 400;
+      response.set_header("Cache-Control", "no-store");
+      response.set_content(StatusJson(state->head_error), "application/json");
+      return HandlerResponse::Handled;
+    }
+    return handler(request, response);
+  });
 }
 
 }  // namespace sse_gateway

@@ -11,6 +11,11 @@
 // itself (REMOTE_ADDR, ...). Everything else, routing and responses, is
 // httplib's.
 //
+// A connection is closed after any answer to a head that could not be parsed
+// or that breaks the framing rules of CheckRequestHead (request_head.h), and
+// after a request that announced a body: the bytes that follow are never read
+// as another request.
+//
 // With set_tls() every connection is TLS (HTTPS): the handshake runs first,
 // bounded by the read timeout, and a connection whose handshake fails (a
 // plain-HTTP client, an unknown CA...) is just closed.
@@ -33,16 +38,17 @@ namespace sse_gateway {
 
 class SocketStream;
 
-// The header fields of a raw HTTP/1.1 request head (request line first,
-// lines ended by CRLF), in order, with values trimmed of leading and trailing
-// spaces and tabs. Lines without ':' are skipped. Stops at the blank line.
-std::vector<std::pair<std::string, std::string>> ParseRawHeaderFields(
-    absl::string_view head);
-
 class HttpServer : public httplib::Server {
  public:
   // Request heads larger than this are refused (400, connection closed).
   static constexpr size_t kMaxRecordedHeadBytes = 128 * 1024;
+
+  HttpServer();
+
+  // Like httplib's, but a request whose head breaks CheckRequestHead is
+  // answered 400 (JSON error body) without calling `handler`, and its
+  // connection is closed.
+  void set_pre_routing_handler(HandlerWithResponse handler);
 
   // Serves HTTPS with `tls` (shared with the caller) instead of plain HTTP.
   // Call before listening.

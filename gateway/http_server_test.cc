@@ -19,23 +19,7 @@
 namespace sse_gateway {
 namespace {
 
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::Pair;
-
-TEST(ParseRawHeaderFieldsTest, KeepsEmptyAndEncodedValuesInOrder) {
-  EXPECT_THAT(ParseRawHeaderFields("GET /x?a=b HTTP/1.1\r\n"
-                                   "Host: h\r\n"
-                                   "Last-Event-ID:\r\n"
-                                   "X-Id: \t a%41 b \t\r\n"
-                                   "bogus line\r\n"
-                                   ": no name\r\n"
-                                   "X-Id: second\r\n"
-                                   "\r\n"
-                                   "Body: not a header\r\n"),
-              ElementsAre(Pair("Host", "h"), Pair("Last-Event-ID", ""),
-                          Pair("X-Id", "a%41 b"), Pair("X-Id", "second")));
-}
 
 // A real HttpServer whose handler reports how it saw Last-Event-ID, talked to
 // over a raw socket so the exact request bytes are under the test's control.

@@ -49,6 +49,14 @@ bool IsNeverForwardedHeader(absl::string_view name) {
   return kNames->contains(absl::AsciiStrToLower(name));
 }
 
+size_t MetadataBytes(const Metadata& metadata) {
+  size_t bytes = 0;
+  for (const auto& [key, value] : metadata) {
+    bytes += MetadataEntryBytes(key, value);
+  }
+  return bytes;
+}
+
 absl::Status CheckForwardHeaderName(absl::string_view name) {
   if (IsNeverForwardedHeader(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -140,6 +148,12 @@ absl::StatusOr<Metadata> MetadataForwarding::Build(
     std::string lower = absl::AsciiStrToLower(header);
     if (!absl::StartsWith(lower, kGrpcMetadataPrefix)) continue;
     std::string key = lower.substr(kGrpcMetadataPrefix.size());
+    // Refused rather than dropped: the client asked for something gRPC
+    // keeps for itself (some such keys abort gRPC's encoder).
+    if (IsReservedGrpcMetadataKey(key)) {
+      return HeaderError(
+          header, absl::StrCat("metadata key '", key, "' is reserved by gRPC"));
+    }
     if (key == kForwardedFor || !forwardable(header) || !forwardable(key)) {
       continue;
     }

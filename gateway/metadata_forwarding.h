@@ -14,9 +14,12 @@
 // Hop-by-hop and connection-level headers (IsNeverForwardedHeader: connection,
 // keep-alive, te, host, ...) and any header named in the request's
 // `Connection` header are never forwarded, whatever the configuration; the
-// same names are dropped from Grpc-Metadata-*. A name or value that gRPC
-// metadata cannot carry is an InvalidArgument error naming the header (never
-// its value), so the request can be refused with a 400 before any call.
+// same names are dropped from Grpc-Metadata-*. A Grpc-Metadata-<key> whose
+// key gRPC reserves (IsReservedGrpcMetadataKey: grpc-*, te, host,
+// user-agent, content-type, lb-token, grpclb_client_stats, ...) and a name or
+// value that gRPC metadata cannot carry are InvalidArgument errors naming the
+// header (never its value), so the request can be refused with a 400 before
+// any call.
 //
 // Immutable after construction; thread-safe.
 
@@ -43,6 +46,16 @@ using Metadata = std::vector<std::pair<std::string, std::string>>;
 // plus host, content-length, and the pseudo-headers httplib adds itself
 // (remote_addr, remote_port, local_addr, local_port). Case-insensitive.
 bool IsNeverForwardedHeader(absl::string_view name);
+
+// The size of one metadata entry as HTTP/2 counts it against a peer's
+// header list limit (RFC 9113 section 6.5.2): name + value + 32.
+inline size_t MetadataEntryBytes(absl::string_view key,
+                                 absl::string_view value) {
+  return key.size() + value.size() + 32;
+}
+
+// The sum of MetadataEntryBytes over `metadata`.
+size_t MetadataBytes(const Metadata& metadata);
 
 // Checks one configured `forward_headers` entry: not a never-forwarded header,
 // and, lower-cased, a valid non-reserved gRPC metadata key.

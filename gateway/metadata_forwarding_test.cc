@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -74,7 +75,6 @@ TEST(MetadataForwardingTest, HopByHopHeadersAreNeverForwarded) {
                            {"Connection", "keep-alive, X-A"},
                            {"X-A", "dropped"},
                            {"X-B", "kept"},
-                           {"Grpc-Metadata-Host", "evil"},
                            {"Grpc-Metadata-Keep-Alive", "x"}}),
       ElementsAre(Pair("x-b", "kept"), Pair("x-forwarded-for", "10.0.0.9")));
 }
@@ -101,6 +101,25 @@ TEST(MetadataForwardingTest, UnsendableHeadersAreErrorsNamingTheHeader) {
       {{"Grpc-Metadata-X-Bin", "***"}}, "10.0.0.9", std::nullopt);
   ASSERT_FALSE(bad_base64.ok());
   EXPECT_THAT(bad_base64.status().message(), HasSubstr("base64"));
+}
+
+TEST(MetadataForwardingTest, KeysGrpcReservesAreRefusedNamingTheHeader) {
+  // Every key gRPC 1.51's metadata batch handles itself. Some abort the
+  // process when sent (grpclb_client_stats), others would be overwritten.
+  MetadataForwarding forwarding;
+  for (const char* key :
+       {"grpclb_client_stats", "lb-token", "lb-cost-bin",
+        "endpoint-load-metrics-bin", "user-agent", "content-type", "te", "host",
+        "grpc-timeout", "grpc-trace-bin", "Grpc-Tags-Bin"}) {
+    const std::string header = absl::StrCat("Grpc-Metadata-", key);
+    absl::StatusOr<Metadata> built =
+        forwarding.Build({{header, "AAEC"}}, "10.0.0.9", std::nullopt);
+    ASSERT_FALSE(built.ok()) << key;
+    EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(built.status().message(), HasSubstr(header));
+    EXPECT_THAT(built.status().message(), HasSubstr("reserved by gRPC"));
+    EXPECT_FALSE(CheckForwardHeaderName(key).ok()) << key;
+  }
 }
 
 TEST(MetadataForwardingTest, TokenBecomesBearerUnlessAuthorizationIsSent) {

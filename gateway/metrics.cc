@@ -139,11 +139,15 @@ void RouteMetrics::StreamStarted() {
 
 void RouteMetrics::StreamFinished(absl::StatusCode final_code,
                                   CloseReason reason) {
-  const int reason_index = ReasonIndex(reason);
-  if (reason_index != static_cast<int>(CloseReason::kRejected)) {
-    active_streams_.fetch_sub(1, kRelaxed);
-  }
-  streams_finished_[CodeIndex(final_code)][reason_index].fetch_add(1, kRelaxed);
+  active_streams_.fetch_sub(1, kRelaxed);
+  streams_finished_[CodeIndex(final_code)][ReasonIndex(reason)].fetch_add(
+      1, kRelaxed);
+}
+
+void RouteMetrics::StreamRefused(absl::StatusCode final_code) {
+  streams_finished_[CodeIndex(final_code)]
+                   [static_cast<int>(CloseReason::kRejected)]
+                       .fetch_add(1, kRelaxed);
 }
 
 void RouteMetrics::EventsSent(int64_t events, int64_t bytes) {
@@ -243,6 +247,10 @@ void Metrics::TimeToFirstMessage(absl::string_view route,
   ForRoute(route)->TimeToFirstMessage(latency);
 }
 
+void Metrics::AccessLogLineDropped() {
+  access_log_dropped_lines_.fetch_add(1, kRelaxed);
+}
+
 std::string Metrics::RenderPrometheus() const {
   struct Rendered {
     std::string escaped_route;
@@ -339,6 +347,13 @@ std::string Metrics::RenderPrometheus() const {
     AppendSample(absl::StrCat(kHistogram, "_count"), row.escaped_route, "",
                  absl::StrCat(row.values.first_message_count), &out);
   }
+
+  AppendHeader("access_log_dropped_lines_total", "counter",
+               "Access-log lines dropped because the log's sink did not keep "
+               "up (access_log_queue_lines were waiting).",
+               &out);
+  absl::StrAppend(&out, "sse_gateway_access_log_dropped_lines_total ",
+                  access_log_dropped_lines_.load(kRelaxed), "\n");
   return out;
 }
 

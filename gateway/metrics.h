@@ -1,10 +1,11 @@
 // Metrics: the gateway's stream counters, rendered in the Prometheus text
 // exposition format (0.0.4) for `/metrics`.
 //
-// Every series is labelled with the route path. The set of routes is fixed at
-// construction: each route gets a RouteMetrics made of plain atomics, so the
-// hot path (events written on a connection thread) takes no lock and looks no
-// string up once the stream has resolved its RouteMetrics with ForRoute().
+// Every series but access_log_dropped_lines_total is labelled with the route
+// path. The set of routes is fixed at construction: each route gets a
+// RouteMetrics made of plain atomics, so the hot path (events written on a
+// connection thread) takes no lock and looks no string up once the stream
+// has resolved its RouteMetrics with ForRoute().
 // Route names that were not configured are counted under route="" rather
 // than failing; that series appears in the output once it has been used.
 //
@@ -18,6 +19,7 @@
 //   client_gone) slow_client_drops_total               counter  {route} (reason
 //   slow_client) limit_rejections_total                counter  {route}
 //   upstream_time_to_first_message_seconds histogram {route}
+//   access_log_dropped_lines_total        counter  (no labels)
 // streams_finished_total only lists the {code, reason} pairs seen so far.
 //
 // Thread safety: every method of Metrics and RouteMetrics may be called
@@ -94,10 +96,14 @@ class RouteMetrics {
 
   // active +1, started +1.
   void StreamStarted();
-  // finished{code, reason} +1, and active -1 unless `reason` is kRejected
-  // (a rejected stream was never started). Codes outside 0..16 count as
-  // UNKNOWN; a reason outside the enum counts as kBackendEnded.
+  // The end of a stream counted by StreamStarted(), whatever its reason
+  // (also kRejected, when the stream failed to open): finished{code, reason}
+  // +1 and active -1. Codes outside 0..16 count as UNKNOWN; a reason outside
+  // the enum counts as kBackendEnded.
   void StreamFinished(absl::StatusCode final_code, CloseReason reason);
+  // A request refused before it started (no StreamStarted(): a full
+  // limiter, draining): finished{code, rejected} +1; active is unchanged.
+  void StreamRefused(absl::StatusCode final_code);
   // Negative amounts are ignored (counters never go down).
   void EventsSent(int64_t events, int64_t bytes);
   void HeartbeatSent();
@@ -138,6 +144,9 @@ class Metrics {
   // and use the RouteMetrics methods on the hot path.
   RouteMetrics* ForRoute(absl::string_view route);
 
+  // An access-log line dropped because the log's queue was full.
+  void AccessLogLineDropped();
+
   // Conveniences: ForRoute(route)->... (one hash lookup each).
   void StreamStarted(absl::string_view route);
   void StreamFinished(absl::string_view route, absl::StatusCode final_code,
@@ -162,6 +171,7 @@ class Metrics {
   RouteMetrics* fallback_;
   bool fallback_configured_ = false;
   std::atomic<bool> fallback_used_{false};
+  std::atomic<int64_t> access_log_dropped_lines_{0};
 };
 
 // `value` escaped for a Prometheus label value (without the quotes):

@@ -40,8 +40,7 @@ TEST(MetricsTest, ExactTextAfterAScriptedSequence) {
   ticks->HeartbeatSent();
   ticks->StreamFinished(absl::StatusCode::kOk, CloseReason::kBackendEnded);
   metrics.LimitRejected("/v1/ticks");
-  metrics.StreamFinished("/v1/ticks", absl::StatusCode::kUnavailable,
-                         CloseReason::kRejected);
+  metrics.ForRoute("/v1/ticks")->StreamRefused(absl::StatusCode::kUnavailable);
 
   const std::string expected =
       R"(# HELP sse_gateway_active_streams Streams currently open.
@@ -89,7 +88,12 @@ sse_gateway_upstream_time_to_first_message_seconds_bucket{route="/v1/ticks",le="
 sse_gateway_upstream_time_to_first_message_seconds_bucket{route="/v1/ticks",le="+Inf"} 1
 sse_gateway_upstream_time_to_first_message_seconds_sum{route="/v1/ticks"} 0.003
 sse_gateway_upstream_time_to_first_message_seconds_count{route="/v1/ticks"} 1
+# HELP sse_gateway_access_log_dropped_lines_total Access-log lines dropped because the log's sink did not keep up (access_log_queue_lines were waiting).
+# TYPE sse_gateway_access_log_dropped_lines_total counter
+sse_gateway_access_log_dropped_lines_total 2
 )";
+  metrics.AccessLogLineDropped();
+  metrics.AccessLogLineDropped();
   EXPECT_EQ(metrics.RenderPrometheus(), expected);
 }
 
@@ -165,9 +169,8 @@ TEST(MetricsTest, FinishedStreamsByCodeAndReason) {
                         CloseReason::kShutdown);
   route->StreamFinished(absl::StatusCode::kInternal,
                         static_cast<CloseReason>(17));
-  // A rejected request was never started: the gauge does not move.
-  route->StreamFinished(absl::StatusCode::kInvalidArgument,
-                        CloseReason::kRejected);
+  // A refused request was never started: the gauge does not move.
+  route->StreamRefused(absl::StatusCode::kInvalidArgument);
 
   const std::string text = metrics.RenderPrometheus();
   const auto finished = [&](absl::string_view code, absl::string_view reason) {
@@ -192,6 +195,21 @@ TEST(MetricsTest, FinishedStreamsByCodeAndReason) {
   RouteMetrics::Snapshot snapshot = route->Read();
   EXPECT_EQ(snapshot.FinishedWith(CloseReason::kClientGone), 2);
   EXPECT_EQ(snapshot.FinishedWith(CloseReason::kRejected), 1);
+}
+
+// A started stream that fails to open ends with reason kRejected; it was
+// counted as active, so its end must take it back off the gauge.
+TEST(MetricsTest, StartedStreamThatFailsToOpenLeavesTheGauge) {
+  Metrics metrics({"/r"});
+  RouteMetrics* route = metrics.ForRoute("/r");
+  for (int i = 0; i < 100; ++i) {
+    route->StreamStarted();
+    route->StreamFinished(absl::StatusCode::kInvalidArgument,
+                          CloseReason::kRejected);
+  }
+  RouteMetrics::Snapshot snapshot = route->Read();
+  EXPECT_EQ(snapshot.active_streams, 0);
+  EXPECT_EQ(snapshot.FinishedWith(CloseReason::kRejected), 100);
 }
 
 TEST(MetricsTest, NegativeAmountsAreIgnored) {
@@ -350,8 +368,8 @@ TEST(MetricsTest, PromtoolAcceptsTheExposition) {
   metrics.EventsSent("/multi\nline", 1, 10);
   metrics.HeartbeatSent("/bad\xFFutf8");
   metrics.LimitRejected("/not/configured\nwith newline");
-  metrics.StreamFinished("/not/configured", absl::StatusCode::kUnavailable,
-                         CloseReason::kRejected);
+  metrics.ForRoute("/not/configured")
+      ->StreamRefused(absl::StatusCode::kUnavailable);
 
   const std::string text = metrics.RenderPrometheus();
   PromtoolResult result = RunPromtool(text);

@@ -76,6 +76,10 @@ absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query) {
   return params;
 }
 
+absl::string_view PathOfTarget(absl::string_view target) {
+  return target.substr(0, target.find_first_of("?#"));
+}
+
 absl::string_view QueryOfTarget(absl::string_view target) {
   size_t question = target.find('?');
   if (question == absl::string_view::npos) return "";

@@ -37,6 +37,10 @@ std::optional<std::string> PercentDecode(absl::string_view text,
                                          bool plus_is_space,
                                          bool keep_escaped_slash);
 
+// The path part of a request target, as sent (not decoded):
+// "/a%2Fb?q#f" -> "/a%2Fb".
+absl::string_view PathOfTarget(absl::string_view target);
+
 // The query part of a request target ("/path?query#fragment" -> "query").
 absl::string_view QueryOfTarget(absl::string_view target);
 

@@ -51,6 +51,13 @@ TEST(QueryStringTest, NulAndBinaryBytesSurviveDecoding) {
   EXPECT_EQ((*params)[0].second, std::string("\0\xff", 2));
 }
 
+TEST(QueryStringTest, PathOfTarget) {
+  EXPECT_EQ(PathOfTarget("/v1/x?a=1&b=2"), "/v1/x");
+  EXPECT_EQ(PathOfTarget("/v1/a%2Fb#frag"), "/v1/a%2Fb");
+  EXPECT_EQ(PathOfTarget("/%u006detrics"), "/%u006detrics");
+  EXPECT_EQ(PathOfTarget(""), "");
+}
+
 TEST(QueryStringTest, QueryOfTarget) {
   EXPECT_EQ(QueryOfTarget("/v1/x?a=1&b=2"), "a=1&b=2");
   EXPECT_EQ(QueryOfTarget("/v1/x?a=1#frag"), "a=1");

@@ -221,12 +221,13 @@ ssize_t SocketStream::TlsSendSome(const char* ptr, size_t size) {
 }
 
 bool SocketStream::PeerClosed() const {
-  pollfd fd{socket_, POLLRDHUP, 0};
+  // Not POLLRDHUP: a peer that shut down only its sending side still reads.
+  pollfd fd{socket_, 0, 0};
   int ready;
   do {
     ready = ::poll(&fd, 1, 0);
   } while (ready < 0 && errno == EINTR);
-  return ready > 0 && (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  return ready > 0 && (fd.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 SocketStream* SocketStream::ForCurrentThread() { return current_stream; }

@@ -16,7 +16,8 @@
 // non-blocking socket, waiting (poll) with the same timeouts whenever OpenSSL
 // wants to read or write; recording, timeouts and last_write_timed_out() work
 // the same, on the decrypted bytes. PeerClosed() stays the socket-level check
-// (the TCP connection's FIN or reset), which is what a gone browser produces.
+// (the TCP connection's reset), which is what a gone browser produces once
+// the gateway writes to it.
 //
 // Not thread-safe: one connection thread uses it. Does not own the socket;
 // owns the SSL object given to AcceptTls() until Detach().
@@ -69,7 +70,9 @@ class SocketStream : public httplib::Stream {
   // when there is something to read. Used between keep-alive requests.
   bool WaitReadable(absl::Duration timeout) const;
 
-  // True when the peer has closed (or reset) the connection. Does not wait.
+  // True when the connection is gone both ways (reset, or closed by both
+  // sides). A peer that only shut down its sending side (a half-close) is
+  // not closed: it may still read the response. Does not wait.
   bool PeerClosed() const;
 
   // True when the last failed write failed because the socket accepted no

@@ -67,11 +67,13 @@ SseResponseWriter::Produced SseResponseWriter::Produce(absl::Time now,
     if (outcome_.events == 0) NoteFirstMessage(now);
     Append(message, body, &produced);
   }
-  if (body->empty() && !ended_ && now - last_write_ >= options_.heartbeat) {
+  if (body->empty() && !ended_ &&
+      (heartbeat_requested_ || now - last_write_ >= options_.heartbeat)) {
     absl::Status framed = AppendSseComment("", body);
     (void)framed;  // An empty comment is always valid.
     produced.heartbeat = true;
   }
+  heartbeat_requested_ = false;
   return produced;
 }
 

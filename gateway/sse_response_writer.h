@@ -61,6 +61,11 @@ class SseResponseWriter {
   // nothing when there is nothing to do. Never waits.
   Produced Produce(absl::Time now, std::string* body);
 
+  // Makes the next Produce() that has nothing else to write append a
+  // keep-alive comment, whenever the last write was: a probe of whether the
+  // client is still there.
+  void RequestHeartbeat() { heartbeat_requested_ = true; }
+
   // Records that `body_bytes` produced earlier have been written at `now`.
   void Wrote(absl::Time now, size_t body_bytes, const Produced& produced);
 
@@ -96,6 +101,7 @@ class SseResponseWriter {
   std::optional<absl::Status> pending_end_;
   absl::Time last_write_;
   bool ended_ = false;
+  bool heartbeat_requested_ = false;
   StreamOutcome outcome_;
   int64_t events_reported_ = 0;  // outcome_.events already in the metrics
 };

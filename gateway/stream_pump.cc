@@ -54,7 +54,10 @@ struct Entry {
   // When the connection stopped accepting bytes; InfiniteFuture() if not.
   absl::Time blocked_since = absl::InfiniteFuture();
   uint32_t registered_events = 0;
-  bool chunked = true;    // Chunked transfer coding, else raw until close.
+  bool chunked = true;  // Chunked transfer coding, else raw until close.
+  // The client shut down its sending side (EPOLLRDHUP): it sends nothing
+  // more but may still read. No longer watched for.
+  bool peer_half_closed = false;
   bool notifies = false;  // The stream calls back when it has something.
   bool finished = false;
   std::atomic<bool> queued{false};  // In the loop's ready list.
@@ -241,12 +244,22 @@ class StreamPump::Loop {
         }
         Entry* entry = static_cast<Entry*>(events[i].data.ptr);
         if (entry->finished) continue;
-        if ((events[i].events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
+        const uint32_t happened = events[i].events;
+        if ((happened & (EPOLLERR | EPOLLHUP)) != 0) {
           entry->writer->Abandon(CloseReason::kClientGone);
           Finish(entry);
-        } else {
-          Service(entry, now);
+          continue;
         }
+        if ((happened & EPOLLRDHUP) != 0 && !entry->peer_half_closed) {
+          // The client will send nothing more. It may still read (a
+          // half-close, legal in HTTP/1.1) or be gone altogether; a probe
+          // (a keep-alive comment, written at once) tells which: a gone
+          // client's host answers it with a reset, which is EPOLLERR.
+          entry->peer_half_closed = true;
+          SetInterest(entry, entry->registered_events & ~EPOLLRDHUP);
+          if (entry->out.empty()) entry->writer->RequestHeartbeat();
+        }
+        Service(entry, now);
       }
       std::vector<std::shared_ptr<Entry>> adopted;
       std::vector<std::shared_ptr<Entry>> ready;
@@ -347,6 +360,12 @@ class StreamPump::Loop {
         SetInterest(entry, 0);
         return true;
       case DetachedConnection::SendResult::kBlocked:
+        if (wait_events == POLLIN && entry->peer_half_closed) {
+          // TLS must read first, from a client that sends nothing more.
+          entry->writer->Abandon(CloseReason::kClientGone);
+          Finish(entry);
+          return false;
+        }
         if (sent > 0 || entry->blocked_since == absl::InfiniteFuture()) {
           entry->blocked_since = now;  // Progress restarts the clock.
         }
@@ -360,8 +379,13 @@ class StreamPump::Loop {
     return false;
   }
 
+  // Watches the connection for `extra` (EPOLLIN, EPOLLOUT or nothing) and,
+  // until the client half-closed, EPOLLRDHUP. EPOLLERR and EPOLLHUP are
+  // always reported.
   void SetInterest(Entry* entry, uint32_t extra) {
-    const uint32_t events = EPOLLRDHUP | extra;
+    extra &= EPOLLIN | EPOLLOUT;
+    const uint32_t events =
+        (entry->peer_half_closed ? 0u : uint32_t{EPOLLRDHUP}) | extra;
     if (events == entry->registered_events) return;
     epoll_event event{};
     event.events = events;

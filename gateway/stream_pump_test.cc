@@ -194,6 +194,27 @@ TEST_F(StreamPumpTest, ClientCloseCancelsAnIdleStream) {
   EXPECT_TRUE(WasCancelled());
 }
 
+// A client that shut down only its sending side still reads: the stream
+// goes on to its end (before the fix the pump took the half-close for a
+// disconnect). The pump answers the half-close with a probe comment.
+TEST_F(StreamPumpTest, HalfClosedClientGetsTheWholeStream) {
+  Adopt();
+  Push("one");
+  ReadUntil("data: one\n\n");
+  ASSERT_EQ(::shutdown(client_fd_, SHUT_WR), 0);
+  EXPECT_THAT(ReadUntil(":\n\n"), HasSubstr("\r\n:\n\n\r\n"));
+  Push("two");
+  ReadUntil("data: two\n\n");
+  End(absl::OkStatus());
+  const std::string all = ReadUntil("0\r\n\r\n");
+  EXPECT_TRUE(absl::EndsWith(all, "\r\n0\r\n\r\n")) << all;
+  std::optional<StreamOutcome> outcome = WaitForOutcome();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->reason, CloseReason::kBackendEnded);
+  EXPECT_EQ(outcome->events, 2);
+  EXPECT_FALSE(WasCancelled());
+}
+
 TEST_F(StreamPumpTest, HeartbeatOnAnIdleStream) {
   Adopt(/*heartbeat=*/absl::Milliseconds(200));
   Push("first");

@@ -34,7 +34,7 @@ void StreamRoute::Reject(const httplib::Request& request,
   outcome.reason = CloseReason::kRejected;
   if (RouteMetrics* metrics = options_.sse.metrics) {
     metrics->LimitRejected();
-    metrics->StreamFinished(outcome.code, outcome.reason);
+    metrics->StreamRefused(outcome.code);
   }
   if (options_.on_finish) options_.on_finish(info, outcome);
 }
@@ -84,6 +84,21 @@ void StreamRoute::Handle(const httplib::Request& request,
   info.remote = absl::StrCat(request.remote_addr, ":", request.remote_port);
   if (request.has_header("Last-Event-ID")) {
     info.last_event_id = request.get_header_value("Last-Event-ID");
+  }
+  const size_t metadata_bytes =
+      MetadataBytes(*metadata) +
+      (info.last_event_id.has_value()
+           ? MetadataEntryBytes(kLastEventIdMetadataKey, *info.last_event_id)
+           : 0);
+  if (metadata_bytes > static_cast<size_t>(options_.max_metadata_bytes)) {
+    WriteErrorResponse(
+        absl::ResourceExhaustedError(
+            absl::StrCat("the request's headers make ", metadata_bytes,
+                         " bytes of gRPC metadata, over the limit of ",
+                         options_.max_metadata_bytes, " (max_metadata_bytes)")),
+        response);
+    response.status = 431;
+    return;
   }
 
   // 2. Take a slot, or refuse at once (also while draining).

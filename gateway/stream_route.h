@@ -6,6 +6,9 @@
 //      which becomes `authorization` metadata), forwarded headers become
 //      metadata (MetadataForwarding) and a `Grpc-Timeout` header becomes the
 //      call's deadline; bad input is a 400 and no upstream call is made.
+//      Metadata over `max_metadata_bytes` in all (with Last-Event-ID) is a
+//      431: a gRPC backend would otherwise fail the whole connection that
+//      other streams share.
 //   2. A stream slot is taken from the route's and the gateway's limiters;
 //      when either is full the answer is an immediate 503 with Retry-After.
 //   3. ServeEventStream opens the stream with the client's Last-Event-ID
@@ -47,6 +50,9 @@ struct StreamRouteOptions {
   // in). Its on_finish is set per request by the route.
   SseStreamOptions sse;
   int64_t max_streams = 0;  // 0: no per-route limit
+  // The most metadata one request may send upstream (see
+  // GatewayConfig::max_metadata_bytes); above it: 431, no call.
+  int64_t max_metadata_bytes = 4096;
   // The gateway-wide limiter; not owned, may be null.
   StreamLimiter* global_limiter = nullptr;
   // Called once per request that reached step 2, when it is over.

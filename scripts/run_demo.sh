@@ -8,10 +8,11 @@
 #   bash scripts/run_demo.sh --check   # run the curl example, verify, stop
 #
 # Environment:
-#   DEMO_GRPC_PORT  backend port (default 50051). Any other value runs the
-#                   gateway with a generated copy of examples/demo.yaml; the
-#                   committed file is never edited.
-#   DEMO_HTTP_PORT  gateway port (default 8080).
+#   DEMO_GRPC_PORT  backend port (default 50051; with --check, a free port).
+#                   Any other value runs the gateway with a generated copy of
+#                   examples/demo.yaml; the committed file is never edited.
+#   DEMO_HTTP_PORT  gateway port (default 8080; with --check, a free port).
+#   Port 0 picks a free port, which is then printed.
 #
 # --check exits 0 when `curl -N .../v1/ticks?symbol=ACME&count=3` printed
 # three tick events (ids 1, 2, 3) and a clean end event, 1 otherwise.
@@ -33,15 +34,22 @@ done
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
-GRPC_PORT="${DEMO_GRPC_PORT:-50051}"
-HTTP_PORT="${DEMO_HTTP_PORT:-8080}"
+# People get the documented ports; the check (run by the tests) takes free
+# ones, so that it passes whatever else runs on the machine.
+if [ "$CHECK" = 1 ]; then
+  GRPC_PORT="${DEMO_GRPC_PORT:-0}"
+  HTTP_PORT="${DEMO_HTTP_PORT:-0}"
+else
+  GRPC_PORT="${DEMO_GRPC_PORT:-50051}"
+  HTTP_PORT="${DEMO_HTTP_PORT:-8080}"
+fi
 for port in "$GRPC_PORT" "$HTTP_PORT"; do
-  if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+  if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port > 65535)); then
     echo "run_demo: invalid port: $port" >&2
     exit 2
   fi
 done
-if [ "$GRPC_PORT" = "$HTTP_PORT" ]; then
+if [ "$GRPC_PORT" = "$HTTP_PORT" ] && [ "$GRPC_PORT" != 0 ]; then
   echo "run_demo: DEMO_GRPC_PORT and DEMO_HTTP_PORT must differ" >&2
   exit 2
 fi
@@ -111,28 +119,42 @@ start_process() {
   STARTED_PID=$!
 }
 
-# Waits up to 60 s until process `pid` accepts connections on `port`.
+# Waits up to 60 s until process `pid` prints that it listens ("... listening
+# on [http://]HOST:PORT...") and accepts connections there. Sets SERVING_PORT
+# to the port it printed (the one it picked when asked for port 0).
 wait_until_serving() {
-  local name="$1" pid="$2" port="$3"
+  local name="$1" pid="$2"
+  SERVING_PORT=""
   for _ in $(seq 600); do
     if ! kill -0 "$pid" 2>/dev/null; then
       say "$name exited before serving; its output:" >&2
       cat "$WORK_DIR/$name.log" >&2 || true
       return 1
     fi
-    if port_is_open "$port"; then return 0; fi
+    if [ -z "$SERVING_PORT" ]; then
+      SERVING_PORT=$(sed -n 's/.* listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' \
+        "$WORK_DIR/$name.log" | head -n 1)
+    fi
+    if [ -n "$SERVING_PORT" ] && port_is_open "$SERVING_PORT"; then return 0; fi
     sleep 0.1
   done
-  say "$name did not accept connections on port $port within 60 s" >&2
+  say "$name did not start serving within 60 s; its output:" >&2
+  cat "$WORK_DIR/$name.log" >&2 || true
   return 1
 }
 
 for port in "$GRPC_PORT" "$HTTP_PORT"; do
-  if port_is_open "$port"; then
+  if [ "$port" != 0 ] && port_is_open "$port"; then
     say "port $port is already in use (set DEMO_GRPC_PORT / DEMO_HTTP_PORT)" >&2
     exit 1
   fi
 done
+
+start_process demo_backend bazel-bin/examples/demo_backend \
+  --listen="127.0.0.1:${GRPC_PORT}"
+BACKEND_PID="$STARTED_PID"
+wait_until_serving demo_backend "$BACKEND_PID"
+GRPC_PORT="$SERVING_PORT"
 
 CONFIG="examples/demo.yaml"
 if [ "$GRPC_PORT" != 50051 ]; then
@@ -150,15 +172,11 @@ if [ "$GRPC_PORT" != 50051 ]; then
   fi
 fi
 
-start_process demo_backend bazel-bin/examples/demo_backend \
-  --listen="127.0.0.1:${GRPC_PORT}"
-BACKEND_PID="$STARTED_PID"
-wait_until_serving demo_backend "$BACKEND_PID" "$GRPC_PORT"
-
 start_process gateway bazel-bin/gateway/sse_gateway --config="$CONFIG" \
   --listen="127.0.0.1:${HTTP_PORT}"
 GATEWAY_PID="$STARTED_PID"
-wait_until_serving gateway "$GATEWAY_PID" "$HTTP_PORT"
+wait_until_serving gateway "$GATEWAY_PID"
+HTTP_PORT="$SERVING_PORT"
 
 BASE_URL="http://127.0.0.1:${HTTP_PORT}"
 CURL_URL="${BASE_URL}/v1/ticks?symbol=ACME&count=3"

@@ -24,6 +24,7 @@ TESTS=(
   //gateway:http_server_test
   //gateway:metrics_test
   //gateway:access_log_test
+  //tests:access_log_sink_test
   //core:grpc_stream_call_test
   //core:stream_method_test
   //core:reflection_client_test

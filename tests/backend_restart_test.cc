@@ -134,28 +134,16 @@ class SlowLinkProxy {
 class BackendRestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(
-        ::testing::TempDir(), "/",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(mkdir(dir_.c_str(), 0755), 0) << dir_;
-    absl::StatusOr<std::unique_ptr<ChildProcess>> backend =
-        StartDemoBackend("127.0.0.1:0", "backend");
-    ASSERT_TRUE(backend.ok()) << backend.status();
-    backend_ = *std::move(backend);
-    absl::StatusOr<int> backend_port = ListeningPort(*backend_);
-    ASSERT_TRUE(backend_port.ok()) << backend_port.status();
-    backend_port_ = *backend_port;
-
-    absl::StatusOr<std::string> config =
-        WriteGatewayConfig(dir_, backend_port_, kRetryMs);
-    ASSERT_TRUE(config.ok()) << config.status();
-    absl::StatusOr<std::unique_ptr<ChildProcess>> gateway =
-        StartGateway(*config, "gateway");
+    absl::StatusOr<DemoBackendSetup> demo = StartDemoBackendAndConfig(kRetryMs);
+    ASSERT_TRUE(demo.ok()) << demo.status();
+    dir_ = demo->dir;
+    backend_ = std::move(demo->backend.process);
+    backend_port_ = demo->backend.port;
+    absl::StatusOr<ListeningProcess> gateway =
+        StartListeningGateway(demo->gateway_config, "gateway");
     ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = *std::move(gateway);
-    absl::StatusOr<int> gateway_port = ListeningPort(*gateway_);
-    ASSERT_TRUE(gateway_port.ok()) << gateway_port.status();
-    gateway_port_ = *gateway_port;
+    gateway_ = std::move(gateway->process);
+    gateway_port_ = gateway->port;
   }
 
   // Starts the backend again on its old port. The old process's sockets are

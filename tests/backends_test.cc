@@ -15,6 +15,7 @@
 #include "tests/sse_test_client.h"
 #include "tests/test_backend.h"
 #include "tests/test_certificates.h"
+#include "tests/test_environment.h"
 #include "tests/test_gateway.h"
 
 namespace sse_gateway {
@@ -39,10 +40,10 @@ class BackendsTest : public ::testing::Test {
   TestBackend* StartTlsBackend(const std::string& cert, const std::string& key,
                                bool require_client_cert) {
     TestBackend::Options options;
-    options.tls_cert_chain = ReadTestFile(cert);
-    options.tls_private_key = ReadTestFile(key);
+    options.tls_cert_chain = ReadFileOrEmpty(cert);
+    options.tls_private_key = ReadFileOrEmpty(key);
     if (require_client_cert) {
-      options.tls_client_ca = ReadTestFile(certs_->ca_cert);
+      options.tls_client_ca = ReadFileOrEmpty(certs_->ca_cert);
     }
     backends_.push_back(TestBackend::Start(options));
     return backends_.back().get();

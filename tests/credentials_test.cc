@@ -21,6 +21,7 @@
 #include "tests/raw_http_client.h"
 #include "tests/sse_test_client.h"
 #include "tests/test_backend.h"
+#include "tests/test_environment.h"
 #include "tests/test_gateway.h"
 
 namespace sse_gateway {
@@ -46,13 +47,6 @@ std::multimap<std::string, std::string> ForwardedMetadata(
     forwarded.emplace(key, value);
   }
   return forwarded;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 class CredentialsTest : public ::testing::Test {
@@ -165,13 +159,7 @@ TEST_F(CredentialsTest, TokenQueryParamBecomesAuthorizationAndIsNotLogged) {
   EXPECT_EQ(calls[1].request.count(), 2);
 
   // Both streams are logged (once they are over), without the token.
-  std::string log;
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    log = ReadFile(log_path);
-    if (std::count(log.begin(), log.end(), '\n') >= 2) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  const std::string log = WaitForFileLines(log_path, 2, absl::Seconds(30));
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2) << log;
   EXPECT_THAT(log, HasSubstr("route=/s "));
   EXPECT_THAT(log, Not(HasSubstr(token)));

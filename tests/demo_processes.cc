@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "tests/test_environment.h"
 
 namespace sse_gateway {
 namespace {
@@ -105,6 +106,32 @@ absl::StatusOr<int> ListeningPort(ChildProcess& process) {
     return absl::InternalError(absl::StrCat("no port in \"", *line, "\""));
   }
   return port;
+}
+
+absl::StatusOr<ListeningProcess> StartListeningGateway(
+    const std::string& config_path, const std::string& name) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> gateway =
+      StartGateway(config_path, name);
+  if (!gateway.ok()) return gateway.status();
+  absl::StatusOr<int> port = ListeningPort(**gateway);
+  if (!port.ok()) return port.status();
+  return ListeningProcess{*std::move(gateway), *port};
+}
+
+absl::StatusOr<DemoBackendSetup> StartDemoBackendAndConfig(int retry_ms) {
+  absl::StatusOr<std::string> dir = MakeTestDirectory();
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<std::unique_ptr<ChildProcess>> backend =
+      StartDemoBackend("127.0.0.1:0", "backend");
+  if (!backend.ok()) return backend.status();
+  absl::StatusOr<int> port = ListeningPort(**backend);
+  if (!port.ok()) return port.status();
+  absl::StatusOr<std::string> config =
+      WriteGatewayConfig(*dir, *port, retry_ms);
+  if (!config.ok()) return config.status();
+  return DemoBackendSetup{*std::move(dir),
+                          ListeningProcess{*std::move(backend), *port},
+                          *std::move(config)};
 }
 
 }  // namespace sse_gateway

@@ -46,6 +46,26 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartGateway(
 // gateway started above) printed.
 absl::StatusOr<int> ListeningPort(ChildProcess& process);
 
+// A process started above and the port it listens on.
+struct ListeningProcess {
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;
+};
+
+// StartGateway, then ListeningPort.
+absl::StatusOr<ListeningProcess> StartListeningGateway(
+    const std::string& config_path, const std::string& name);
+
+// What most fault tests start from: a directory of the test's own
+// (MakeTestDirectory), the demo backend on a free port (named "backend") and
+// a gateway config in front of it in that directory (WriteGatewayConfig).
+struct DemoBackendSetup {
+  std::string dir;
+  ListeningProcess backend;
+  std::string gateway_config;  // the config file's path
+};
+absl::StatusOr<DemoBackendSetup> StartDemoBackendAndConfig(int retry_ms);
+
 }  // namespace sse_gateway
 
 #endif  // SSE_GATEWAY_TESTS_DEMO_PROCESSES_H_

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/prometheus_text.h"
 #include "tests/sse_test_client.h"
 #include "tests/test_backend.h"
 #include "tests/test_gateway.h"
@@ -144,6 +145,9 @@ class RawConnection {
     }
     return closed_;
   }
+
+  // Sends a FIN but keeps reading (a half-close: shutdown(SHUT_WR)).
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
 
   // Closes with a FIN, or with `reset` with a RST.
   void Close(bool reset = false) {
@@ -323,13 +327,107 @@ TEST_F(HostileRequestsTest, MalformedQueryStringsAre400) {
   }
 }
 
-TEST_F(HostileRequestsTest, BrokenPercentEncodingInThePathIs404) {
-  // httplib keeps a broken escape in the path as it is ("%00" decodes to a
-  // NUL, which the JSON body escapes), so no route matches: 404, like any
-  // unknown path. (400 would name the problem more precisely.)
-  for (const char* path : {"/s%zz", "/s%", "/%zz/s", "/s%2", "/s%00"}) {
+// Routing is on the path as sent. httplib decodes the path (even the
+// non-standard "%uXXXX" escapes) before the gateway sees it, so before the
+// fix "/%u006detrics" served /metrics and "/%73" opened a stream on /s.
+TEST_F(HostileRequestsTest, MalformedPercentEscapesInThePathAre400) {
+  for (const char* path : {"/s%zz", "/s%", "/%zz/s", "/s%2", "/%u006detrics",
+                           "/%u0073", "/%U0073", "/s%%73"}) {
     ExpectRefused(absl::StrCat("path ", path),
-                  Get(absl::StrCat(path, "?count=1")), 404, "no route");
+                  Get(absl::StrCat(path, "?count=1")), 400,
+                  "malformed percent-escape");
+  }
+}
+
+TEST_F(HostileRequestsTest, EscapedPathsDoNotMatchRoutes) {
+  for (const char* path :
+       {"/%73", "/%73?count=1", "/s%00?count=1", "/%6detrics", "/%68ealthz",
+        "/s%2F", "/%2Fs", "//s?count=1", "/./s?count=1", "/x/../s?count=1"}) {
+    ExpectRefused(absl::StrCat("path ", path), Get(path), 404, "no route");
+  }
+}
+
+// Parse errors leave where the next request starts unknown: the connection
+// is closed after the 400, so the bytes that follow never run as a request
+// (request desynchronisation). Before the fix "BOGUS\r\n" then
+// "GET /metrics" was answered 400, then 200 with the metrics.
+TEST_F(HostileRequestsTest, ParseErrorsCloseTheConnection) {
+  const std::string next = Get("/metrics");
+  const std::string long_line(9 * 1024, 'a');
+  const struct {
+    const char* label;
+    std::string head;
+  } cases[] = {
+      {"BOGUS line", "BOGUS\r\n"},
+      {"bad request line", "GET /healthz\r\n\r\n"},
+      {"two Content-Length",
+       Get("/healthz", "Content-Length: 0\r\nContent-Length: 18\r\n")},
+      {"Content-Length list", Get("/healthz", "Content-Length: 0, 18\r\n")},
+      {"Content-Length : 18", Get("/healthz", "Content-Length : 18\r\n")},
+      {"a header line over 8 KiB",
+       Get("/healthz", absl::StrCat("X-Long: ", long_line, "\r\n"))},
+      {"Transfer-Encoding", Get("/healthz", "Transfer-Encoding: chunked\r\n")},
+      {"Transfer-Encoding behind a bare LF",
+       Get("/healthz", "X-A: 1\nTransfer-Encoding: chunked\r\n")},
+      {"folded line", Get("/healthz", "X-A: 1\r\n Transfer-Encoding: x\r\n")},
+      {"line without a colon", Get("/healthz", "Content-Length 18\r\n")},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.label);
+    RawConnection connection(port_);
+    connection.Send(c.head + next);
+    RawResponse first = connection.ReadResponse();
+    Report(c.label, first);
+    EXPECT_EQ(first.status, 400);
+    EXPECT_TRUE(first.HasField("Connection: close")) << first.head;
+    EXPECT_TRUE(connection.WaitForClose());
+    EXPECT_THAT(connection.unread(),
+                ::testing::Not(HasSubstr("sse_gateway_active_streams")));
+    EXPECT_THAT(connection.unread(), ::testing::Not(HasSubstr("HTTP/1.1")));
+  }
+  ExpectGatewayHealthy();
+}
+
+// A stream that fails to open (here: a Last-Event-ID the route's resume
+// field cannot hold) is not active. Before the fix each one raised the
+// active_streams gauge for good.
+TEST_F(HostileRequestsTest, FailedOpensLeaveTheActiveStreamsGauge) {
+  for (int i = 0; i < 100; ++i) {
+    RawConnection connection(port_);
+    connection.Send(Get("/s?count=1", "Last-Event-ID: x\r\n"));
+    ASSERT_EQ(connection.ReadResponse().status, 400);
+  }
+  RawConnection connection(port_);
+  connection.Send(Get("/metrics"));
+  RawResponse metrics = connection.ReadResponse();
+  ASSERT_EQ(metrics.status, 200);
+  // Only the healthy stream is open.
+  EXPECT_EQ(SampleInt(metrics.body, "sse_gateway_active_streams{route=\"/s\"}"),
+            1);
+  EXPECT_EQ(gateway_->active_streams(), 1);
+}
+
+// A client may send its request and then shut down its sending side (some
+// HTTP/1.0 clients and tools do). It still reads: it gets the whole stream.
+// Before the fix the pump took the half-close for a disconnect and ended
+// the stream after its first event, without the last chunk.
+TEST_F(HostileRequestsTest, HalfClosedClientGetsTheWholeStream) {
+  for (const char* version : {"HTTP/1.1", "HTTP/1.0"}) {
+    SCOPED_TRACE(version);
+    RawConnection connection(port_);
+    connection.Send(absl::StrCat("GET /s?count=5&interval_ms=50 ", version,
+                                 "\r\nHost: t\r\n\r\n"));
+    connection.ShutdownWrite();
+    RawResponse response = connection.ReadResponse();
+    EXPECT_EQ(response.status, 200);
+    EXPECT_TRUE(connection.WaitForClose());
+    const std::string body = response.body + connection.unread();
+    EXPECT_THAT(body, HasSubstr("id: 5\n"));
+    EXPECT_THAT(body, HasSubstr("event: end"));
+    if (absl::string_view(version) == "HTTP/1.1") {
+      EXPECT_TRUE(absl::EndsWith(body, "\r\n0\r\n\r\n")) << body;
+    }
+    ++expected_calls_;
   }
 }
 
@@ -414,16 +512,19 @@ TEST_F(HostileRequestsTest, AbsurdLastEventIdsAreRefused) {
     const char* message;
   } cases[] = {
       {"10 KiB Last-Event-ID", "Last-Event-ID: " + long_10k + "\r\n", ""},
-      {"8000-digit Last-Event-ID", "Last-Event-ID: " + digits_8k + "\r\n",
-       "Last-Event-ID"},
+
       {"Last-Event-ID with bare LF", "Last-Event-ID: 5\n folded\r\n",
-       "Last-Event-ID"},
+       "bare CR or LF"},
       {"Last-Event-ID not a number", "Last-Event-ID: abc\r\n", "Last-Event-ID"},
       {"Last-Event-ID with DEL", "Last-Event-ID: 5\x7f\r\n", "Last-Event-ID"},
   };
   for (const auto& c : cases) {
     ExpectRefused(c.label, Get("/s?count=1", c.field), 400, c.message);
   }
+  // Sent upstream as metadata, it would be more than the backend accepts.
+  ExpectRefused("8000-digit Last-Event-ID",
+                Get("/s?count=1", "Last-Event-ID: " + digits_8k + "\r\n"), 431,
+                "max_metadata_bytes");
 }
 
 // A NUL in a header value is refused. httplib 0.11's

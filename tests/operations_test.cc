@@ -16,19 +16,13 @@
 #include "tests/prometheus_text.h"
 #include "tests/sse_test_client.h"
 #include "tests/test_backend.h"
+#include "tests/test_environment.h"
 #include "tests/test_gateway.h"
 
 namespace sse_gateway {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class OperationsTest : public ::testing::Test {
  protected:
@@ -159,9 +153,10 @@ TEST_F(OperationsTest, AccessLogHasOneLinePerStream) {
   SseTestClient client("127.0.0.1", gateway_->port());
   EXPECT_EQ(client.Get("/many?count=1", {{"Last-Event-ID", "41"}}).status, 200);
   WaitForIdleGateway();
-  std::vector<std::string> lines =
-      absl::StrSplit(ReadFile(log_path_), '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 2u) << ReadFile(log_path_);
+  // The log is written by a thread of its own: wait for both lines.
+  const std::string log = WaitForFileLines(log_path_, 2, absl::Seconds(30));
+  std::vector<std::string> lines = absl::StrSplit(log, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << log;
   EXPECT_THAT(lines[0], HasSubstr(" route=/many "));
   EXPECT_THAT(lines[0], HasSubstr(" status=200 "));
   EXPECT_THAT(lines[0], HasSubstr(" grpc_code=OK "));

@@ -62,12 +62,17 @@ class RoomsBackend {
   std::unique_ptr<grpc::Server> server_;
 };
 
-TEST(SchemasTest, RoutesFromAnnotationsWithPathTemplates) {
-  RoomsBackend backend;
+// A gateway in front of `backend` with routes from its annotations only.
+std::unique_ptr<Gateway> StartAnnotatedGateway(const RoomsBackend& backend) {
   GatewayConfig config = TestGatewayConfig(backend.address());
   config.descriptor_sets = {kAnnotatedSet};
   config.routes_from_annotations = true;
-  std::unique_ptr<Gateway> gateway = StartTestGateway(config);
+  return StartTestGateway(config);
+}
+
+TEST(SchemasTest, RoutesFromAnnotationsWithPathTemplates) {
+  RoomsBackend backend;
+  std::unique_ptr<Gateway> gateway = StartAnnotatedGateway(backend);
   ASSERT_NE(gateway, nullptr);
   SseTestClient client("127.0.0.1", gateway->port());
 
@@ -90,6 +95,39 @@ TEST(SchemasTest, RoutesFromAnnotationsWithPathTemplates) {
   EXPECT_EQ(client.Get("/v1/halls/1/events").status, 404);
   EXPECT_EQ(client.Get("/v1/rooms/42").status, 404);  // Unary: not routed.
   EXPECT_EQ(client.Send("POST", "/v1/rooms/42/events").status, 405);
+}
+
+// Template variables are bound from the path as sent, decoded once. Before
+// the fix, httplib's decoded path was matched and decoded again: "%2541"
+// bound "A" instead of "%41", "%2F" split a segment (404), and an escaped
+// literal ("event%73") still matched.
+TEST(SchemasTest, TemplateVariablesAreDecodedExactlyOnce) {
+  RoomsBackend backend;
+  std::unique_ptr<Gateway> gateway = StartAnnotatedGateway(backend);
+  ASSERT_NE(gateway, nullptr);
+  SseTestClient client("127.0.0.1", gateway->port());
+
+  SseResponse once = client.Get("/v1/rooms/%2541CME/events?count=1");
+  ASSERT_EQ(once.status, 200) << once.body;
+  EXPECT_EQ(once.events[0].data, R"({"room":"rooms/%41CME","n":1})");
+
+  SseResponse utf8 = client.Get("/v1/rooms/caf%C3%A9/events?count=1");
+  ASSERT_EQ(utf8.status, 200) << utf8.body;
+  EXPECT_EQ(utf8.events[0].data, "{\"room\":\"rooms/caf\xC3\xA9\",\"n\":1}");
+
+  // {name=rooms/*} spans two segments: an escaped '/' stays escaped in it,
+  // and it does not split the segment.
+  SseResponse slash = client.Get("/v1/rooms/AC%2FME/events?count=1");
+  ASSERT_EQ(slash.status, 200) << slash.body;
+  EXPECT_EQ(slash.events[0].data, R"({"room":"rooms/AC%2FME","n":1})");
+
+  EXPECT_EQ(client.Get("/v1/rooms/42/event%73?count=1").status, 404);
+  EXPECT_EQ(client.Get("/v1/room%73/42/events?count=1").status, 404);
+  EXPECT_EQ(client.Get("/v1/lobby%3Aevents?count=1").status, 404);
+  SseResponse malformed = client.Get("/v1/rooms/%zz/events?count=1");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_THAT(malformed.body, HasSubstr("malformed percent-escape"));
+  EXPECT_EQ(client.Get("/v1/rooms/%u0041/events?count=1").status, 400);
 }
 
 TEST(SchemasTest, ExplicitRoutesOverrideAnnotations) {

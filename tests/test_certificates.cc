@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -107,13 +106,6 @@ absl::StatusOr<TestCertificates> TestCertificates::Generate() {
   certs.client_cert = dir + "/client.pem";
   certs.client_key = dir + "/client.key";
   return certs;
-}
-
-std::string ReadTestFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 const TestCertificates* TestCertificates::Shared() {

@@ -37,9 +37,6 @@ struct TestCertificates {
   static const TestCertificates* Shared();
 };
 
-// The contents of `path`; empty if it cannot be read.
-std::string ReadTestFile(const std::string& path);
-
 }  // namespace sse_gateway
 
 #endif  // SSE_GATEWAY_TESTS_TEST_CERTIFICATES_H_
