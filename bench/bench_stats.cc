@@ -16,7 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "gateway/http_status.h"
+#include "gateway/http/http_status.h"
 
 namespace sse_gateway {
 
@@ -137,18 +137,19 @@ absl::StatusOr<ProcessSample> SampleProcess(pid_t pid) {
 
   absl::StatusOr<std::string> status = ReadFile(dir + "/status");
   if (!status.ok()) return status.status();
-  bool found_rss = false;
+  // Zombies have no VmRSS line (and an unreadable one counts the same):
+  // rss_kib stays 0 rather than failing.
   for (absl::string_view line : absl::StrSplit(*status, '\n')) {
     if (absl::ConsumePrefix(&line, "VmRSS:")) {
       line = absl::StripAsciiWhitespace(line);
       absl::ConsumeSuffix(&line, "kB");
-      found_rss =
-          absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &sample.rss_kib);
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line),
+                            &sample.rss_kib)) {
+        sample.rss_kib = 0;
+      }
       break;
     }
   }
-  // Zombies have no VmRSS line; report 0 rather than failing.
-  (void)found_rss;
 
   // Fields after "(comm)" in /proc/PID/stat: state is field 3, utime 14,
   // stime 15. comm may contain spaces and parentheses, so split after the

@@ -81,8 +81,7 @@ class EventStream {
   // returns, the previous callback is neither running nor going to run.
   // Returns false if the stream cannot notify (the default); its consumer
   // must then poll it.
-  virtual bool SetReadyCallback(std::function<void()> on_ready) {
-    (void)on_ready;
+  virtual bool SetReadyCallback(std::function<void()> /*on_ready*/) {
     return false;
   }
 };

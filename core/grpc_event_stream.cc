@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/check.h"
+#include "core/status_macros.h"
 
 namespace sse_gateway {
 
@@ -15,7 +17,10 @@ GrpcEventStream::GrpcEventStream(
       method_(method),
       response_prototype_(response_prototype),
       rendering_(std::move(rendering)),
-      next_sequence_id_(rendering_.first_sequence_id) {}
+      next_sequence_id_(rendering_.first_sequence_id) {
+  SSE_GATEWAY_DCHECK(call_ != nullptr);
+  SSE_GATEWAY_DCHECK(method_ != nullptr && response_prototype_ != nullptr);
+}
 
 // The call's destructor cancels it if needed and waits for gRPC to let go.
 GrpcEventStream::~GrpcEventStream() = default;
@@ -59,20 +64,18 @@ absl::Status GrpcEventStream::Transcode(const std::string& bytes,
   // The parse above checks the bytes (proto3 strings must be UTF-8) and
   // gives the id; the JSON is rendered from the same bytes.
   std::string json;
-  absl::Status rendered = rendering_.json->Render(bytes, &json);
-  if (!rendered.ok()) return rendered;
+  RETURN_IF_ERROR(rendering_.json->Render(bytes, &json));
   message->data = std::move(json);
   message->event = rendering_.event;
   if (!rendering_.id_field.empty()) {
-    absl::StatusOr<std::string> id =
-        FieldValueAsText(*response, rendering_.id_field);
-    if (!id.ok()) return id.status();
-    if (absl::string_view(*id).find_first_of(absl::string_view("\r\n\0", 3)) !=
+    ASSIGN_OR_RETURN(std::string id,
+                     FieldValueAsText(*response, rendering_.id_field));
+    if (absl::string_view(id).find_first_of(absl::string_view("\r\n\0", 3)) !=
         absl::string_view::npos) {
       return absl::InternalError(
           "the id field contains CR, LF or NUL, which SSE ids cannot hold");
     }
-    message->id = *std::move(id);
+    message->id = std::move(id);
   } else {
     message->id = absl::StrCat(next_sequence_id_++);
   }

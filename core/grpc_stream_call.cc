@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "core/check.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/client_callback.h"
@@ -113,6 +114,7 @@ class ResponseQueue {
 
   // Requires !empty().
   std::string Pop() {
+    SSE_GATEWAY_DCHECK(!empty());
     std::string response = std::move(items_[head_++]);
     bytes_ -= response.size();
     if (empty()) Clear();

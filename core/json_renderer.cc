@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/field_path.h"
+#include "core/status_macros.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -175,7 +176,7 @@ bool ContainsAny(
 // whose type is in the message's pool holds bytes that parse as that type.
 // protobuf's JSON printer reads Any values unchecked, and a packed field
 // running past the end of one makes it loop forever, growing its output
-// until memory runs out (found by core/json_renderer_fuzzer).
+// until memory runs out (found by fuzz/json_renderer_fuzzer).
 absl::Status CheckAnyContents(const Message& message,
                               google::protobuf::DynamicMessageFactory* factory,
                               int depth) {
@@ -210,8 +211,7 @@ absl::Status CheckAnyContents(const Message& message,
           field->is_repeated()
               ? reflection->GetRepeatedMessage(message, field, i)
               : reflection->GetMessage(message, field);
-      absl::Status status = CheckAnyContents(child, factory, depth + 1);
-      if (!status.ok()) return status;
+      RETURN_IF_ERROR(CheckAnyContents(child, factory, depth + 1));
     }
   }
   return absl::OkStatus();
@@ -370,8 +370,7 @@ absl::StatusOr<std::string> RenderJson(const Message& message,
 
 absl::Status CheckScalarFieldPath(
     const std::vector<const FieldDescriptor*>& path) {
-  absl::Status status = CheckFieldPathShape(nullptr, path);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(CheckFieldPathShape(nullptr, path));
   const FieldDescriptor* leaf = path.back();
   const char* problem = nullptr;
   if (leaf->is_map()) {
@@ -391,10 +390,8 @@ absl::Status CheckScalarFieldPath(
 
 absl::StatusOr<std::string> FieldValueAsText(
     const Message& message, const std::vector<const FieldDescriptor*>& path) {
-  absl::Status status = CheckScalarFieldPath(path);
-  if (!status.ok()) return status;
-  status = CheckFieldPathShape(message.GetDescriptor(), path);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(CheckScalarFieldPath(path));
+  RETURN_IF_ERROR(CheckFieldPathShape(message.GetDescriptor(), path));
   const Message* container = &message;
   for (size_t i = 0; i + 1 < path.size(); ++i) {
     container = &container->GetReflection()->GetMessage(*container, path[i]);

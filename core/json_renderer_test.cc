@@ -146,7 +146,7 @@ TEST_F(JsonRendererTest, SpecialFloatsAndMaps) {
             "\"labels\":{\"k\":\"v\"}}}");
 }
 
-// Found by core/json_renderer_fuzzer: wire bytes are valid in other shapes
+// Found by fuzz/json_renderer_fuzzer: wire bytes are valid in other shapes
 // than the one protobuf writes (a backend may concatenate messages, or an
 // encoder may leave out a map value or write it first). Rendering them as
 // they are repeated JSON keys (a browser keeps only the last) and dropped or
@@ -198,7 +198,7 @@ TEST_F(JsonRendererTest, RendersEveryValidEncodingAsTheParsedMessage) {
   }
 }
 
-// Found by core/json_renderer_fuzzer: protobuf's JSON printer reads the value
+// Found by fuzz/json_renderer_fuzzer: protobuf's JSON printer reads the value
 // of an Any unchecked, and a packed field claiming more bytes than the value
 // holds made it loop, growing its output until memory ran out (5 bytes from
 // a backend took the process down). Such an Any is an error now.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/grpc_stream_call.h"
+#include "core/status_macros.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "proto/reflection/server_reflection.pb.h"
 
@@ -102,24 +103,21 @@ absl::StatusOr<google::protobuf::FileDescriptorSet> FetchSchemaByReflection(
 
   ServerReflectionRequest list;
   list.set_list_services("*");
-  absl::StatusOr<ServerReflectionResponse> services =
-      Ask(&stub, list, deadline);
-  if (!services.ok()) return services.status();
-  if (!services->has_list_services_response()) {
+  ASSIGN_OR_RETURN(ServerReflectionResponse services,
+                   Ask(&stub, list, deadline));
+  if (!services.has_list_services_response()) {
     return absl::InvalidArgumentError(
         "server reflection answered list_services with something else");
   }
 
   std::map<std::string, google::protobuf::FileDescriptorProto> files;
-  for (const auto& service : services->list_services_response().service()) {
+  for (const auto& service : services.list_services_response().service()) {
     if (absl::StartsWith(service.name(), "grpc.reflection.")) continue;
     ServerReflectionRequest question;
     question.set_file_containing_symbol(service.name());
-    absl::StatusOr<ServerReflectionResponse> answer =
-        Ask(&stub, question, deadline);
-    if (!answer.ok()) return answer.status();
-    absl::Status added = AddFiles(*answer, &files);
-    if (!added.ok()) return added;
+    ASSIGN_OR_RETURN(ServerReflectionResponse answer,
+                     Ask(&stub, question, deadline));
+    RETURN_IF_ERROR(AddFiles(answer, &files));
   }
 
   // Ask for dependencies the answers did not include, until none is missing.
@@ -134,11 +132,9 @@ absl::StatusOr<google::protobuf::FileDescriptorSet> FetchSchemaByReflection(
     for (const std::string& name : missing) {
       ServerReflectionRequest question;
       question.set_file_by_filename(name);
-      absl::StatusOr<ServerReflectionResponse> answer =
-          Ask(&stub, question, deadline);
-      if (!answer.ok()) return answer.status();
-      absl::Status added = AddFiles(*answer, &files);
-      if (!added.ok()) return added;
+      ASSIGN_OR_RETURN(ServerReflectionResponse answer,
+                       Ask(&stub, question, deadline));
+      RETURN_IF_ERROR(AddFiles(answer, &files));
       if (files.count(name) == 0) {
         return absl::InvalidArgumentError(absl::StrCat(
             "server reflection did not send \"", name, "\" when asked"));

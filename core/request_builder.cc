@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/field_path.h"
+#include "core/status_macros.h"
+#include "core/utf8.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace sse_gateway {
@@ -113,43 +115,6 @@ absl::Status ParseBool(absl::string_view text, const FieldDescriptor* /*field*/,
   return absl::OkStatus();
 }
 
-bool IsValidUtf8(absl::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char lead = static_cast<unsigned char>(text[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    int length;
-    uint32_t code_point;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-      code_point = lead & 0x1F;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      code_point = lead & 0x0F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      code_point = lead & 0x07;
-    } else {
-      return false;  // Continuation byte or invalid lead byte.
-    }
-    if (text.size() - i < static_cast<size_t>(length)) return false;
-    for (int k = 1; k < length; ++k) {
-      const unsigned char next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    const uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinimum[length]) return false;  // Overlong.
-    if (code_point >= 0xD800 && code_point <= 0xDFFF) return false;
-    if (code_point > 0x10FFFF) return false;
-    i += length;
-  }
-  return true;
-}
-
 // Decodes base64 in the standard or URL-safe alphabet, padding optional.
 absl::Status ParseBase64(absl::string_view text, std::string* bytes) {
   std::string normalized(text);
@@ -227,8 +192,7 @@ absl::Status ParseAndStore(Message* target, const FieldDescriptor* field,
                                                  const FieldDescriptor*, T*),
                            Setter<T> set, Setter<T> add) {
   T value;
-  absl::Status status = parse(text, field, &value);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(parse(text, field, &value));
   const Reflection* reflection = target->GetReflection();
   (reflection->*(field->is_repeated() ? add : set))(target, field,
                                                     std::move(value));
@@ -346,8 +310,7 @@ absl::Status SetLeafFromText(Message* target, const FieldDescriptor* field,
   const Reflection* reflection = target->GetReflection();
   std::unique_ptr<Message> value(
       reflection->GetMessageFactory()->GetPrototype(type)->New());
-  absl::Status status = ParseMessageInto(value.get(), text);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(ParseMessageInto(value.get(), text));
   Message* destination = field->is_repeated()
                              ? reflection->AddMessage(target, field)
                              : reflection->MutableMessage(target, field);
@@ -386,8 +349,7 @@ absl::Status SetFieldFromText(Message* message,
   if (message == nullptr) {
     return absl::InvalidArgumentError("no message to set a field in");
   }
-  absl::Status status = CheckFieldPathShape(message->GetDescriptor(), path);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(CheckFieldPathShape(message->GetDescriptor(), path));
   // SetLeafFromText leaves its target unchanged on error, but walking the
   // path creates sub-messages; so try a nested leaf on a scratch message
   // first, so that errors leave `*message` unchanged.
@@ -397,8 +359,7 @@ absl::Status SetFieldFromText(Message* message,
                                          ->GetMessageFactory()
                                          ->GetPrototype(leaf->containing_type())
                                          ->New());
-    status = SetLeafFromText(scratch.get(), leaf, text);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(SetLeafFromText(scratch.get(), leaf, text));
   }
   Message* target = message;
   for (size_t i = 0; i + 1 < path.size(); ++i) {

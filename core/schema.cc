@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +12,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/read_file.h"
+#include "core/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -114,22 +113,14 @@ std::string DidYouMean(const std::vector<std::string>& names) {
 
 absl::StatusOr<FileDescriptorSet> ReadDescriptorSetFile(
     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int error = errno;
-    const std::string message = absl::StrCat(
-        "cannot read descriptor set \"", path, "\": ", std::strerror(error));
-    return error == ENOENT ? absl::NotFoundError(message)
-                           : absl::InvalidArgumentError(message);
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read descriptor set \"", path, "\""));
+  absl::StatusOr<std::string> contents = ReadFileToString(path);
+  if (!contents.ok()) {
+    return absl::Status(
+        contents.status().code(),
+        absl::StrCat("descriptor set: ", contents.status().message()));
   }
   FileDescriptorSet set;
-  if (!set.ParseFromString(contents.str())) {
+  if (!set.ParseFromString(*contents)) {
     return absl::InvalidArgumentError(
         absl::StrCat("descriptor set \"", path,
                      "\" is not a binary FileDescriptorSet (build it with "
@@ -151,9 +142,8 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::LoadDescriptorSetFiles(
     const std::vector<std::string>& paths) {
   std::vector<SourcedFile> files;
   for (const std::string& path : paths) {
-    absl::StatusOr<FileDescriptorSet> set = ReadDescriptorSetFile(path);
-    if (!set.ok()) return set.status();
-    for (FileDescriptorProto& proto : *set->mutable_file()) {
+    ASSIGN_OR_RETURN(FileDescriptorSet set, ReadDescriptorSetFile(path));
+    for (FileDescriptorProto& proto : *set.mutable_file()) {
       files.push_back(SourcedFile{path, std::move(proto)});
     }
   }

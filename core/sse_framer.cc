@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace sse_gateway {
 namespace {
@@ -95,12 +96,10 @@ inline void ReserveExtra(size_t extra, std::string* out) {
 
 absl::Status ValidateSseMessage(const SseMessage& message) {
   if (message.id.has_value()) {
-    absl::Status status = ValidateSingleLineField("id", *message.id);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(ValidateSingleLineField("id", *message.id));
   }
   if (message.event.has_value()) {
-    absl::Status status = ValidateSingleLineField("event", *message.event);
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(ValidateSingleLineField("event", *message.event));
   }
   if (message.retry_ms.has_value() && *message.retry_ms < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -110,8 +109,7 @@ absl::Status ValidateSseMessage(const SseMessage& message) {
 }
 
 absl::Status AppendSseMessage(const SseMessage& message, std::string* out) {
-  absl::Status status = ValidateSseMessage(message);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(ValidateSseMessage(message));
 
   if (!message.id && !message.event && !message.data && !message.retry_ms) {
     out->append(kKeepAlive.data(), kKeepAlive.size());
@@ -167,8 +165,7 @@ absl::Status AppendSseMessage(const SseMessage& message, std::string* out) {
 
 absl::StatusOr<std::string> FrameSseMessage(const SseMessage& message) {
   std::string frame;
-  absl::Status status = AppendSseMessage(message, &frame);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(AppendSseMessage(message, &frame));
   return frame;
 }
 

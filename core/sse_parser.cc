@@ -7,12 +7,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "core/utf8.h"
 
 namespace sse_gateway {
 namespace {
 
 constexpr absl::string_view kUtf8Bom = "\xEF\xBB\xBF";
-constexpr absl::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
 
 // Finds the CR and LF bytes of one buffer with memchr, remembering the next
 // of each kind, so that the buffer is scanned about once per kind.
@@ -45,62 +45,6 @@ class LineBreakFinder {
   const char* next_lf_;
   const char* next_cr_;
 };
-
-// The WHATWG Encoding "UTF-8 decoder", working on bytes and producing UTF-8.
-// Returns whether `in` is valid UTF-8. If `out` is null, stops at the first
-// error; otherwise appends `in` to `*out` with every maximal invalid
-// subsequence replaced by U+FFFD, exactly as a browser decodes it.
-//
-// Decoding line by line gives the same result as decoding the whole stream:
-// CR and LF are ASCII, so they always end a pending sequence and are then
-// decoded as themselves.
-bool DecodeUtf8(absl::string_view in, std::string* out) {
-  bool valid = true;
-  size_t i = 0;
-  while (i < in.size()) {
-    const unsigned char lead = static_cast<unsigned char>(in[i]);
-    if (lead < 0x80) {
-      if (out != nullptr) out->push_back(static_cast<char>(lead));
-      ++i;
-      continue;
-    }
-    int continuation_bytes = 0;
-    unsigned char lower = 0x80;
-    unsigned char upper = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      continuation_bytes = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      continuation_bytes = 2;
-      if (lead == 0xE0) lower = 0xA0;  // No overlong forms.
-      if (lead == 0xED) upper = 0x9F;  // No surrogates.
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      continuation_bytes = 3;
-      if (lead == 0xF0) lower = 0x90;  // No overlong forms.
-      if (lead == 0xF4) upper = 0x8F;  // Nothing above U+10FFFF.
-    }
-    size_t next = i + 1;
-    int seen = 0;
-    while (seen < continuation_bytes && next < in.size()) {
-      const unsigned char byte = static_cast<unsigned char>(in[next]);
-      if (byte < lower || byte > upper) break;
-      lower = 0x80;
-      upper = 0xBF;
-      ++seen;
-      ++next;
-    }
-    if (continuation_bytes > 0 && seen == continuation_bytes) {
-      if (out != nullptr) out->append(in.data() + i, next - i);
-    } else {
-      // An invalid lead byte, or a sequence cut short: one U+FFFD, then the
-      // byte that broke the sequence (if any) is decoded afresh.
-      valid = false;
-      if (out == nullptr) return false;
-      out->append(kReplacementCharacter.data(), kReplacementCharacter.size());
-    }
-    i = next;
-  }
-  return valid;
-}
 
 bool IsAllAsciiDigits(absl::string_view text) {
   for (char c : text) {
@@ -166,9 +110,9 @@ void SseParser::Feed(absl::string_view bytes, std::vector<SseEvent>* events) {
 void SseParser::ProcessLine(absl::string_view raw_line,
                             std::vector<SseEvent>* events) {
   absl::string_view line = raw_line;
-  if (!DecodeUtf8(raw_line, nullptr)) {
+  if (!IsValidUtf8(raw_line)) {
     decoded_line_.clear();
-    DecodeUtf8(raw_line, &decoded_line_);
+    AppendUtf8Replacing(raw_line, &decoded_line_);
     line = decoded_line_;
   }
 

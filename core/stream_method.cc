@@ -11,6 +11,7 @@
 #include "core/grpc_event_stream.h"
 #include "core/grpc_stream_call.h"
 #include "core/request_builder.h"
+#include "core/status_macros.h"
 
 namespace sse_gateway {
 namespace {
@@ -93,14 +94,6 @@ StreamMethod::StreamMethod(std::vector<std::shared_ptr<grpc::Channel>> channels,
 }
 
 StreamMethod::~StreamMethod() = default;
-
-std::vector<int64_t> StreamMethod::open_streams_per_channel() const {
-  std::vector<int64_t> counts;
-  for (size_t i = 0; i < channels_.size(); ++i) {
-    counts.push_back(open_streams_[i].load());
-  }
-  return counts;
-}
 
 size_t StreamMethod::PickChannel() const {
   const size_t n = channels_.size();
@@ -200,8 +193,7 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>>
 StreamMethod::BuildRequest(
     const std::vector<std::pair<std::string, std::string>>& bindings) const {
   std::unique_ptr<google::protobuf::Message> request(request_prototype_->New());
-  absl::Status status = ApplyFieldBindings(bindings, request.get());
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(ApplyFieldBindings(bindings, request.get()));
   return request;
 }
 

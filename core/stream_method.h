@@ -116,10 +116,6 @@ class StreamMethod {
 
   const StreamMethodOptions& options() const { return options_; }
 
-  // Streams opened by this StreamMethod and not yet destroyed, per channel
-  // (in the order the channels were given).
-  std::vector<int64_t> open_streams_per_channel() const;
-
  private:
   class CountedStream;  // Decrements its channel's count when destroyed.
 

@@ -7,7 +7,7 @@ comment at the top of each *_fuzzer.cc):
   request_builder_fuzzer  queries and Last-Event-ID values from the tests
   json_renderer_fuzzer    real serialized responses (protoc --encode)
   config_fuzzer           docs/configuration.md's YAML blocks, examples/*.yaml,
-                          bench/*.yaml and the configs of gateway/config_test.cc
+                          bench/*.yaml and the configs of gateway/config/config_test.cc
 
 Run from the repository root: python3 fuzz/make_seeds.py. Existing seed files
 of the same name are overwritten; regression seeds (crash-*) are kept.
@@ -224,7 +224,7 @@ def config_seeds():
                 with open(os.path.join(ROOT, directory, name),
                           encoding="utf-8") as f:
                     sources.append(("%s_%s" % (directory, name), f.read()))
-    with open(os.path.join(ROOT, "gateway", "config_test.cc"),
+    with open(os.path.join(ROOT, "gateway", "config", "config_test.cc"),
               encoding="utf-8") as f:
         for index, block in enumerate(
                 re.findall(r'R"\((.*?)\)"', f.read(), re.S)):

@@ -1,14 +1,13 @@
 #include "gateway/backend_pool.h"
 
 #include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "gateway/http_status.h"
+#include "core/read_file.h"
+#include "core/status_macros.h"
+#include "gateway/http/http_status.h"
 #include "grpcpp/create_channel.h"
 
 namespace sse_gateway {
@@ -17,22 +16,16 @@ namespace {
 // Reads the PEM file at `path` for config key `key`.
 absl::StatusOr<std::string> ReadPemFile(const std::string& key,
                                         const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        key, ": cannot read \"", path, "\": ", std::strerror(errno)));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(key, ": cannot read \"", path, "\""));
+        absl::StrCat(key, ": ", text.status().message()));
   }
-  if (text.str().find("-----BEGIN") == std::string::npos) {
+  if (text->find("-----BEGIN") == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat(key, ": \"", path, "\" is not a PEM file"));
   }
-  return text.str();
+  return text;
 }
 
 }  // namespace
@@ -55,10 +48,10 @@ BuildChannelCredentials(const std::optional<BackendTlsConfig>& tls) {
   const char* const names[] = {".ca_file", ".cert_file", ".key_file"};
   for (size_t i = 0; i < 3; ++i) {
     if (files[i].first->empty()) continue;
-    absl::StatusOr<std::string> pem =
-        ReadPemFile(absl::StrCat(prefix, names[i]), *files[i].first);
-    if (!pem.ok()) return pem.status();
-    *files[i].second = *std::move(pem);
+    ASSIGN_OR_RETURN(
+        std::string pem,
+        ReadPemFile(absl::StrCat(prefix, names[i]), *files[i].first));
+    *files[i].second = std::move(pem);
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       grpc::SslCredentials(options);
@@ -109,13 +102,12 @@ absl::StatusOr<std::unique_ptr<BackendPool>> BackendPool::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         config.key, ".channels: must be 1 to ", kMaxBackendChannels));
   }
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      BuildChannelCredentials(config.tls);
-  if (!credentials.ok()) return credentials.status();
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                   BuildChannelCredentials(config.tls));
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < config.channels; ++i) {
     channels.push_back(grpc::CreateCustomChannel(
-        config.address, *credentials, BuildChannelArguments(config.tls, i)));
+        config.address, credentials, BuildChannelArguments(config.tls, i)));
   }
   return std::unique_ptr<BackendPool>(
       new BackendPool(config, std::move(channels)));

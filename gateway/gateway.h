@@ -39,22 +39,24 @@
 #include <string>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "core/schema.h"
-#include "gateway/access_log.h"
 #include "gateway/backend_pool.h"
-#include "gateway/config.h"
-#include "gateway/cors.h"
-#include "gateway/http_server.h"
-#include "gateway/metrics.h"
-#include "gateway/path_template.h"
-#include "gateway/stream_limiter.h"
-#include "gateway/stream_pump.h"
-#include "gateway/stream_route.h"
-#include "grpcpp/channel.h"
+#include "gateway/config/config.h"
+#include "gateway/http/http_server.h"
+#include "gateway/ops/access_log.h"
+#include "gateway/ops/metrics.h"
+#include "gateway/route/cors.h"
+#include "gateway/route/route_table.h"
+#include "gateway/route/stream_limiter.h"
+#include "gateway/route/stream_route.h"
+#include "gateway/route_plan.h"
+#include "gateway/sse/stream_pump.h"
 #include "httplib.h"
 
 namespace sse_gateway {
@@ -84,6 +86,9 @@ class Gateway {
   // Streams open right now, over all routes.
   int64_t active_streams() const { return global_limiter_.active(); }
 
+  // Routes served: the config's and those from annotations.
+  size_t route_count() const { return routes_.size(); }
+
   // Stops serving and waits for every connection to close. Idempotent.
   void Stop();
 
@@ -93,8 +98,17 @@ class Gateway {
           std::vector<std::unique_ptr<BackendPool>> backends,
           std::vector<std::string> route_names);
 
+  // Reads the index page, loads the TLS context, sets up CORS. Errors name
+  // the config key.
+  absl::Status SetUpFrontDoor();
+  // Builds `route` (its method resolved against the schema) into routes_.
+  absl::Status AddRoute(const PlannedRoute& route);
+
   // httplib's pre-routing handler: every request is dispatched here.
   void Dispatch(const httplib::Request& request, httplib::Response& response);
+  // GET or HEAD of /healthz, /readyz or /metrics; false for anything else.
+  bool ServeOperations(const httplib::Request& request, absl::string_view path,
+                       httplib::Response& response);
 
   // GET /readyz: 200 when not draining and every channel of every backend is
   // connected or connects within a second; 503 otherwise.
@@ -112,11 +126,7 @@ class Gateway {
   StreamLimiter global_limiter_;
   Metrics metrics_;
   std::unique_ptr<AccessLog> access_log_;  // Null: access_log is "off".
-  absl::flat_hash_map<std::string, std::unique_ptr<StreamRoute>> routes_;
-  // Routes with path templates (routes_from_annotations), most literal
-  // segments first; tried in order when no exact path matches.
-  std::vector<std::pair<PathTemplate, std::unique_ptr<StreamRoute>>>
-      template_routes_;
+  RouteTable routes_;
 
   HttpServer server_;
   // Writes every open stream's body; declared after the routes, so it is
@@ -125,8 +135,9 @@ class Gateway {
   int listen_socket_ = -1;
   int port_ = 0;
   std::thread serve_thread_;
+  absl::Notification accept_loop_running_;
   absl::Mutex stop_mu_;
-  bool stopped_ = false;
+  bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
 };
 
 }  // namespace sse_gateway

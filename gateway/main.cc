@@ -11,11 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "gateway/config.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gateway/config/config.h"
 #include "gateway/gateway.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the YAML config file (required).");
@@ -79,10 +82,16 @@ int main(int argc, char** argv) {
   }
   const std::string& host = config->listen.host;
   bool v6 = host.find(':') != std::string::npos;
+  std::vector<std::string> backends;
+  for (const sse_gateway::BackendConfig& backend :
+       sse_gateway::EffectiveBackends(*config)) {
+    backends.push_back(absl::StrCat(backend.name, "=", backend.address));
+  }
   std::printf(
-      "sse_gateway listening on http://%s%s%s:%d/ (%zu routes, backend %s)\n",
-      v6 ? "[" : "", host.c_str(), v6 ? "]" : "", (*gateway)->port(),
-      config->routes.size(), config->backend.c_str());
+      "sse_gateway listening on %s://%s%s%s:%d/ (%zu routes, backends %s)\n",
+      config->tls.has_value() ? "https" : "http", v6 ? "[" : "", host.c_str(),
+      v6 ? "]" : "", (*gateway)->port(), (*gateway)->route_count(),
+      absl::StrJoin(backends, ", ").c_str());
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -14,7 +14,7 @@ PACKAGES=(
   libyaml-cpp-dev
   libgtest-dev libgmock-dev
   openssl                # tests make throwaway TLS certificates
-  prometheus             # ships /usr/bin/promtool, used by //gateway:metrics_test
+  prometheus             # ships /usr/bin/promtool, used by //gateway/ops:metrics_test
   curl ca-certificates
   chromium               # tests/browser: EventSource in headless Chromium
   nginx                  # tests/proxy: nginx in front of two gateway replicas

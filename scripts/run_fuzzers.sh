@@ -21,10 +21,10 @@ esac
 bash scripts/install_deps.sh || exit 1
 
 FUZZERS=(
-  core:sse_framer_fuzzer
-  core:request_builder_fuzzer
-  core:json_renderer_fuzzer
-  gateway:config_fuzzer
+  fuzz:sse_framer_fuzzer
+  fuzz:request_builder_fuzzer
+  fuzz:json_renderer_fuzzer
+  fuzz:config_fuzzer
 )
 
 # The fuzz build's own output base (FUZZ_OUTPUT_BASE overrides it); its

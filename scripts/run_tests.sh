@@ -37,7 +37,7 @@ fi
 echo "== bazel test --config=asan --config=ubsan"
 asan_base="$(bazel info output_base 2>/dev/null)-asan"
 bazel --output_base="$asan_base" test --config=asan --config=ubsan \
-  //core:all //gateway:all //tests:all //bench:all --keep_going --test_env=CI "$@" 2>&1 |
+  //core/... //gateway/... //tests/... //bench/... --keep_going --test_env=CI "$@" 2>&1 |
   grep -v "linux-sandbox" | tee "$log"
 asan_status=${PIPESTATUS[0]}
 asan_results=$(grep -E '^//[^ ]+ +(\(cached\) )?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE|FAILED TO BUILD)' "$log")
@@ -89,6 +89,8 @@ kill "$port_holder" 2>/dev/null
 wait "$port_holder" 2>/dev/null
 run_step "browser tests (tests/browser/run.sh)" bash tests/browser/run.sh
 run_step "fuzzers, 30 s each (scripts/run_fuzzers.sh 30)" bash scripts/run_fuzzers.sh 30
+run_step "thread-safety analysis, clang -Werror=thread-safety (scripts/check_thread_safety.sh)" \
+  bash scripts/check_thread_safety.sh
 run_step "TSan over the concurrency tests (scripts/run_tsan_tests.sh)" bash scripts/run_tsan_tests.sh
 
 echo "${passed} passed, ${failed} failed"

@@ -12,18 +12,18 @@ cd "$(dirname "$0")/.."
 
 # Every test that runs threads: our own (pump, connection threads, access
 # log, metrics) and gRPC's (calls, backends, whole gateways in-process).
-# Not here: //gateway:event_stream_response_test crashes under -fsanitize=thread
+# Not here: //gateway/sse:event_stream_response_test crashes under -fsanitize=thread
 # with Debian's protobuf (SEGV in google::protobuf::Map::count while loading
 # tests/sse_conformance cases, single-threaded, with or without the
 # instrumented Abseil); tests that drive separate processes (churn, restarts,
 # nginx, browser) are exercised by the main suite.
 TESTS=(
-  //gateway:stream_pump_test
-  //gateway:connection_threads_test
+  //gateway/sse:stream_pump_test
+  //gateway/http:connection_threads_test
   //gateway:backend_pool_test
-  //gateway:http_server_test
-  //gateway:metrics_test
-  //gateway:access_log_test
+  //gateway/http:http_server_test
+  //gateway/ops:metrics_test
+  //gateway/ops:access_log_test
   //tests:access_log_sink_test
   //core:grpc_stream_call_test
   //core:stream_method_test

@@ -47,22 +47,18 @@ std::string TestPath(absl::string_view name) {
       name);
 }
 
-class AccessLogSinkTest : public ::testing::Test {
+class AccessLogSinkTest : public GatewayTest {
  protected:
   void SetUp() override {
     // As the gateway's main does: a sink that goes away must not kill us.
     signal(SIGPIPE, SIG_IGN);
-    backend_ = TestBackend::Start();
+    GatewayTest::SetUp();
   }
   void TearDown() override {
-    if (gateway_ != nullptr) gateway_->Stop();
-    gateway_.reset();
+    GatewayTest::TearDown();
     if (fifo_reader_ >= 0) close(fifo_reader_);
-    backend_->Shutdown();
   }
 
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<Gateway> gateway_;
   int fifo_reader_ = -1;
 };
 
@@ -74,15 +70,14 @@ TEST_F(AccessLogSinkTest, StalledSinkBlocksNoStream) {
   fifo_reader_ = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
   ASSERT_GE(fifo_reader_, 0);
 
-  GatewayConfig config = TestGatewayConfig(backend_->address());
-  config.access_log = fifo;
-  config.access_log_queue_lines = 100;
-  config.routes.push_back(TestRoute("/s", [](RouteConfig& route) {
-    route.max_streams = 4;
-    route.upstream.resume_field = "after_seq";  // A uint64.
+  ASSERT_NO_FATAL_FAILURE(StartGateway([&](GatewayConfig& config) {
+    config.access_log = fifo;
+    config.access_log_queue_lines = 100;
+    config.routes.push_back(TestRoute("/s", [](RouteConfig& route) {
+      route.max_streams = 4;
+      route.upstream.resume_field = "after_seq";  // A uint64.
+    }));
   }));
-  gateway_ = StartTestGateway(config);
-  ASSERT_NE(gateway_, nullptr);
 
   // 600 streams, one after the other, each answered and ended. A stream's
   // slot is released when its writer is destroyed, just after its last
@@ -126,13 +121,12 @@ TEST_F(AccessLogSinkTest, StalledSinkBlocksNoStream) {
 
 TEST_F(AccessLogSinkTest, ClientValuesAreCutInTheLog) {
   const std::string log_path = TestPath("access.log");
-  GatewayConfig config = TestGatewayConfig(backend_->address());
-  config.access_log = log_path;
-  config.routes.push_back(TestRoute("/s", [](RouteConfig& route) {
-    route.upstream.resume_field = "after_seq";
+  ASSERT_NO_FATAL_FAILURE(StartGateway([&](GatewayConfig& config) {
+    config.access_log = log_path;
+    config.routes.push_back(TestRoute("/s", [](RouteConfig& route) {
+      route.upstream.resume_field = "after_seq";
+    }));
   }));
-  gateway_ = StartTestGateway(config);
-  ASSERT_NE(gateway_, nullptr);
 
   // Refused when its stream opens (not a number for after_seq): the
   // request is logged with the Last-Event-ID it sent. 3,000 bytes stay

@@ -116,9 +116,9 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     syscall(SYS_close_range, 3, ~0U, 0);
     execve(argv_ptrs[0], argv_ptrs.data(), env_ptrs.data());
     static const char kExecFailed[] = "ChildProcess: execve failed\n";
-    ssize_t ignored =
+    // Best effort: the exit status says it failed anyway.
+    [[maybe_unused]] const ssize_t written =
         write(STDERR_FILENO, kExecFailed, sizeof(kExecFailed) - 1);
-    (void)ignored;
     _exit(127);
   }
   close(fds[1]);
@@ -133,8 +133,8 @@ ChildProcess::ChildProcess(pid_t pid, int output_fd, Options options)
 
 ChildProcess::~ChildProcess() {
   if (running()) {
-    absl::StatusOr<int> ignored = Kill();
-    (void)ignored;
+    // Nothing to report from a destructor: the child is gone either way.
+    Kill().status().IgnoreError();
   }
   // The pipe ends once the child and any grandchild holding it are gone.
   reader_.join();

@@ -49,41 +49,26 @@ std::multimap<std::string, std::string> ForwardedMetadata(
   return forwarded;
 }
 
-class CredentialsTest : public ::testing::Test {
+class CredentialsTest : public GatewayTest {
  protected:
-  void SetUp() override { backend_ = TestBackend::Start(); }
-  void TearDown() override {
-    if (gateway_) gateway_->Stop();
-    backend_->Shutdown();
-  }
-
-  void StartGateway(const std::function<void(GatewayConfig&)>& edit) {
-    GatewayConfig config = TestGatewayConfig(backend_->address());
-    config.access_log = "off";
-    config.routes.push_back(TestRoute("/s"));
-    edit(config);
-    gateway_ = StartTestGateway(config);
-    ASSERT_NE(gateway_, nullptr);
-  }
-
-  SseResponse Get(const std::string& target,
-                  const httplib::Headers& headers = {}) {
-    SseTestClient client("127.0.0.1", gateway_->port());
-    return client.Get(target, headers);
+  // A gateway with the route /s, no access log, as `edit` changes it.
+  void StartWith(const std::function<void(GatewayConfig&)>& edit) {
+    StartGateway([&](GatewayConfig& config) {
+      config.access_log = "off";
+      config.routes.push_back(TestRoute("/s"));
+      edit(config);
+    });
   }
 
   SseResponse Send(const std::string& method, const std::string& path,
                    const httplib::Headers& headers) {
-    SseTestClient client("127.0.0.1", gateway_->port());
+    SseTestClient client("127.0.0.1", port());
     return client.Send(method, path, headers);
   }
-
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<Gateway> gateway_;
 };
 
 TEST_F(CredentialsTest, ForwardsTheAllowlistGrpcMetadataAndForwardedFor) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.forward_headers = {"authorization", "x-tenant"};
   });
   SseResponse response =
@@ -103,7 +88,7 @@ TEST_F(CredentialsTest, ForwardsTheAllowlistGrpcMetadataAndForwardedFor) {
 }
 
 TEST_F(CredentialsTest, HopByHopHeadersAreRefusedEvenWhenConfigured) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     // Bypasses the config file's check on purpose.
     c.forward_headers = {"te", "keep-alive", "connection", "x-a", "x-b"};
   });
@@ -121,7 +106,7 @@ TEST_F(CredentialsTest, HopByHopHeadersAreRefusedEvenWhenConfigured) {
 }
 
 TEST_F(CredentialsTest, UnsendableHeaderIs400NamingItAndMakesNoCall) {
-  StartGateway([](GatewayConfig&) {});
+  StartWith([](GatewayConfig&) {});
   SseResponse response =
       Get("/s?count=1", {{"Grpc-Metadata-Grpc-Status", "0"}});
   EXPECT_EQ(response.status, 400);
@@ -133,7 +118,7 @@ TEST_F(CredentialsTest, TokenQueryParamBecomesAuthorizationAndIsNotLogged) {
   const std::string log_path =
       absl::StrCat(::testing::TempDir(), "/credentials_access.log");
   std::remove(log_path.c_str());
-  StartGateway([&](GatewayConfig& c) {
+  StartWith([&](GatewayConfig& c) {
     c.token_query_param = "access_token";
     c.access_log = log_path;
   });
@@ -167,18 +152,18 @@ TEST_F(CredentialsTest, TokenQueryParamBecomesAuthorizationAndIsNotLogged) {
 }
 
 TEST_F(CredentialsTest, WithoutTokenParamTheParameterIsAnUnknownField) {
-  StartGateway([](GatewayConfig&) {});
+  StartWith([](GatewayConfig&) {});
   SseResponse response = Get("/s?count=1&access_token=abc");
   EXPECT_EQ(response.status, 400);
   EXPECT_TRUE(backend_->calls().empty());
 }
 
 TEST_F(CredentialsTest, CookieIsForwardedOnlyWhenAllowed) {
-  StartGateway([](GatewayConfig&) {});  // Default: authorization only.
+  StartWith([](GatewayConfig&) {});  // Default: authorization only.
   ASSERT_EQ(Get("/s?count=1", {{"Cookie", "session=1"}}).status, 200);
   gateway_->Stop();
   gateway_ = nullptr;
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.forward_headers = {"authorization", "cookie"};
   });
   ASSERT_EQ(Get("/s?count=1", {{"Cookie", "session=2"}}).status, 200);
@@ -191,7 +176,7 @@ TEST_F(CredentialsTest, CookieIsForwardedOnlyWhenAllowed) {
 }
 
 TEST_F(CredentialsTest, CorsOnStreamsErrorsAndHealthz) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     CorsConfig cors;
     cors.allowed_origins = {kApp};
     cors.allow_credentials = true;
@@ -221,7 +206,7 @@ TEST_F(CredentialsTest, CorsOnStreamsErrorsAndHealthz) {
 }
 
 TEST_F(CredentialsTest, CorsWildcardWithoutCredentials) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     CorsConfig cors;
     cors.allowed_origins = {"*"};
     c.cors = cors;
@@ -232,7 +217,7 @@ TEST_F(CredentialsTest, CorsWildcardWithoutCredentials) {
 }
 
 TEST_F(CredentialsTest, CorsPreflight) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.forward_headers = {"authorization", "x-tenant"};
     CorsConfig cors;
     cors.allowed_origins = {kApp};
@@ -271,7 +256,7 @@ TEST_F(CredentialsTest, CorsPreflight) {
 }
 
 TEST_F(CredentialsTest, WithoutCorsNoHeadersAndOptionsIs405) {
-  StartGateway([](GatewayConfig&) {});
+  StartWith([](GatewayConfig&) {});
   SseResponse stream = Get("/s?count=1", {{"Origin", kApp}});
   EXPECT_EQ(stream.status, 200);
   EXPECT_EQ(stream.headers.count("Access-Control-Allow-Origin"), 0u);
@@ -284,7 +269,7 @@ TEST_F(CredentialsTest, WithoutCorsNoHeadersAndOptionsIs405) {
 }
 
 TEST_F(CredentialsTest, AllowlistedResponseMetadataBecomesHeaders) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.response_headers = {"x-request-id", "x-shard"};
   });
   SseResponse response =
@@ -299,7 +284,7 @@ TEST_F(CredentialsTest, AllowlistedResponseMetadataBecomesHeaders) {
 }
 
 TEST_F(CredentialsTest, ResponseMetadataIsNotCopiedByDefault) {
-  StartGateway([](GatewayConfig&) {});
+  StartWith([](GatewayConfig&) {});
   SseResponse response =
       Get("/s?count=1&initial_metadata_entries=x-request-id%3Dreq-78");
   ASSERT_EQ(response.status, 200) << response.body;

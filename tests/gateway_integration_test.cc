@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/gateway.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -29,42 +29,27 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class GatewayIntegrationTest : public ::testing::Test {
+class GatewayIntegrationTest : public GatewayTest {
  protected:
   void SetUp() override {
-    backend_ = TestBackend::Start();
-    GatewayConfig config = TestGatewayConfig(backend_->address());
-    config.routes.push_back(TestRoute("/v1/stream", [](RouteConfig& r) {
-      r.upstream.resume_field = "after_seq";
-      r.upstream.retry_ms = 1500;
-    }));
-    config.routes.push_back(TestRoute("/v1/keyed", [](RouteConfig& r) {
-      r.upstream.id_field = "key";
-      r.upstream.event = "update";
-    }));
-    config.routes.push_back(TestRoute("/v1/plain"));
-    config.routes.push_back(TestRoute("/v1/proto", [](RouteConfig& r) {
-      r.upstream.json.use_proto_names = true;
-      r.upstream.json.emit_defaults = true;
-      r.upstream.json.enums_as_ints = true;
-    }));
-    gateway_ = StartTestGateway(config);
-    ASSERT_NE(gateway_, nullptr);
+    GatewayTest::SetUp();
+    StartGateway([](GatewayConfig& config) {
+      config.routes.push_back(TestRoute("/v1/stream", [](RouteConfig& r) {
+        r.upstream.resume_field = "after_seq";
+        r.upstream.retry_ms = 1500;
+      }));
+      config.routes.push_back(TestRoute("/v1/keyed", [](RouteConfig& r) {
+        r.upstream.id_field = "key";
+        r.upstream.event = "update";
+      }));
+      config.routes.push_back(TestRoute("/v1/plain"));
+      config.routes.push_back(TestRoute("/v1/proto", [](RouteConfig& r) {
+        r.upstream.json.use_proto_names = true;
+        r.upstream.json.emit_defaults = true;
+        r.upstream.json.enums_as_ints = true;
+      }));
+    });
   }
-
-  void TearDown() override {
-    if (gateway_) gateway_->Stop();
-    if (backend_) backend_->Shutdown();
-  }
-
-  SseResponse Get(const std::string& path,
-                  const httplib::Headers& headers = {}) {
-    SseTestClient client("127.0.0.1", gateway_->port());
-    return client.Get(path, headers);
-  }
-
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<Gateway> gateway_;
 };
 
 std::vector<std::string> Ids(const SseResponse& response) {

@@ -188,7 +188,7 @@ class RawConnection {
 
 // "GET <target> HTTP/1.1" with a Host header, then `fields` (each ending in
 // CRLF) and the blank line.
-std::string Get(absl::string_view target, absl::string_view fields = "") {
+std::string RawGet(absl::string_view target, absl::string_view fields = "") {
   return absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: t\r\n", fields,
                       "\r\n");
 }
@@ -200,16 +200,15 @@ bool IsPrintableAscii(absl::string_view text) {
   return true;
 }
 
-class HostileRequestsTest : public ::testing::Test {
+class HostileRequestsTest : public GatewayTest {
  protected:
   void SetUp() override {
-    backend_ = TestBackend::Start();
-    GatewayConfig config = TestGatewayConfig(backend_->address());
-    config.routes.push_back(TestRoute("/s", [](RouteConfig& route) {
-      route.upstream.resume_field = "after_seq";  // A uint64.
+    GatewayTest::SetUp();
+    ASSERT_NO_FATAL_FAILURE(StartGateway([](GatewayConfig& config) {
+      config.routes.push_back(TestRoute("/s", [](RouteConfig& route) {
+        route.upstream.resume_field = "after_seq";  // A uint64.
+      }));
     }));
-    gateway_ = StartTestGateway(config);
-    ASSERT_NE(gateway_, nullptr);
     port_ = gateway_->port();
     // The healthy stream: an event every 20 ms for hours.
     healthy_ = std::thread([this] {
@@ -237,8 +236,7 @@ class HostileRequestsTest : public ::testing::Test {
     }
     stop_healthy_ = true;
     if (healthy_.joinable()) healthy_.join();
-    if (gateway_ != nullptr) gateway_->Stop();
-    backend_->Shutdown();
+    GatewayTest::TearDown();
   }
 
   bool WaitForHealthyEvents(int64_t n) {
@@ -254,7 +252,7 @@ class HostileRequestsTest : public ::testing::Test {
   // receives events.
   void ExpectGatewayHealthy() {
     RawConnection connection(port_);
-    connection.Send(Get("/healthz", "Connection: close\r\n"));
+    connection.Send(RawGet("/healthz", "Connection: close\r\n"));
     RawResponse health = connection.ReadResponse();
     EXPECT_EQ(health.status, 200);
     EXPECT_EQ(health.body, "{\"alive\":true}");
@@ -298,8 +296,6 @@ class HostileRequestsTest : public ::testing::Test {
     ExpectGatewayHealthy();
   }
 
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<Gateway> gateway_;
   int port_ = 0;
   size_t expected_calls_ = 1;  // The healthy stream.
   std::thread healthy_;
@@ -323,7 +319,7 @@ TEST_F(HostileRequestsTest, MalformedQueryStringsAre400) {
   };
   for (const auto& c : cases) {
     ExpectRefused(absl::StrCat("query ?", c.query),
-                  Get(absl::StrCat("/s?", c.query)), 400, c.message);
+                  RawGet(absl::StrCat("/s?", c.query)), 400, c.message);
   }
 }
 
@@ -334,7 +330,7 @@ TEST_F(HostileRequestsTest, MalformedPercentEscapesInThePathAre400) {
   for (const char* path : {"/s%zz", "/s%", "/%zz/s", "/s%2", "/%u006detrics",
                            "/%u0073", "/%U0073", "/s%%73"}) {
     ExpectRefused(absl::StrCat("path ", path),
-                  Get(absl::StrCat(path, "?count=1")), 400,
+                  RawGet(absl::StrCat(path, "?count=1")), 400,
                   "malformed percent-escape");
   }
 }
@@ -343,7 +339,7 @@ TEST_F(HostileRequestsTest, EscapedPathsDoNotMatchRoutes) {
   for (const char* path :
        {"/%73", "/%73?count=1", "/s%00?count=1", "/%6detrics", "/%68ealthz",
         "/s%2F", "/%2Fs", "//s?count=1", "/./s?count=1", "/x/../s?count=1"}) {
-    ExpectRefused(absl::StrCat("path ", path), Get(path), 404, "no route");
+    ExpectRefused(absl::StrCat("path ", path), RawGet(path), 404, "no route");
   }
 }
 
@@ -352,7 +348,7 @@ TEST_F(HostileRequestsTest, EscapedPathsDoNotMatchRoutes) {
 // (request desynchronisation). Before the fix "BOGUS\r\n" then
 // "GET /metrics" was answered 400, then 200 with the metrics.
 TEST_F(HostileRequestsTest, ParseErrorsCloseTheConnection) {
-  const std::string next = Get("/metrics");
+  const std::string next = RawGet("/metrics");
   const std::string long_line(9 * 1024, 'a');
   const struct {
     const char* label;
@@ -361,16 +357,18 @@ TEST_F(HostileRequestsTest, ParseErrorsCloseTheConnection) {
       {"BOGUS line", "BOGUS\r\n"},
       {"bad request line", "GET /healthz\r\n\r\n"},
       {"two Content-Length",
-       Get("/healthz", "Content-Length: 0\r\nContent-Length: 18\r\n")},
-      {"Content-Length list", Get("/healthz", "Content-Length: 0, 18\r\n")},
-      {"Content-Length : 18", Get("/healthz", "Content-Length : 18\r\n")},
+       RawGet("/healthz", "Content-Length: 0\r\nContent-Length: 18\r\n")},
+      {"Content-Length list", RawGet("/healthz", "Content-Length: 0, 18\r\n")},
+      {"Content-Length : 18", RawGet("/healthz", "Content-Length : 18\r\n")},
       {"a header line over 8 KiB",
-       Get("/healthz", absl::StrCat("X-Long: ", long_line, "\r\n"))},
-      {"Transfer-Encoding", Get("/healthz", "Transfer-Encoding: chunked\r\n")},
+       RawGet("/healthz", absl::StrCat("X-Long: ", long_line, "\r\n"))},
+      {"Transfer-Encoding",
+       RawGet("/healthz", "Transfer-Encoding: chunked\r\n")},
       {"Transfer-Encoding behind a bare LF",
-       Get("/healthz", "X-A: 1\nTransfer-Encoding: chunked\r\n")},
-      {"folded line", Get("/healthz", "X-A: 1\r\n Transfer-Encoding: x\r\n")},
-      {"line without a colon", Get("/healthz", "Content-Length 18\r\n")},
+       RawGet("/healthz", "X-A: 1\nTransfer-Encoding: chunked\r\n")},
+      {"folded line",
+       RawGet("/healthz", "X-A: 1\r\n Transfer-Encoding: x\r\n")},
+      {"line without a colon", RawGet("/healthz", "Content-Length 18\r\n")},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.label);
@@ -394,11 +392,11 @@ TEST_F(HostileRequestsTest, ParseErrorsCloseTheConnection) {
 TEST_F(HostileRequestsTest, FailedOpensLeaveTheActiveStreamsGauge) {
   for (int i = 0; i < 100; ++i) {
     RawConnection connection(port_);
-    connection.Send(Get("/s?count=1", "Last-Event-ID: x\r\n"));
+    connection.Send(RawGet("/s?count=1", "Last-Event-ID: x\r\n"));
     ASSERT_EQ(connection.ReadResponse().status, 400);
   }
   RawConnection connection(port_);
-  connection.Send(Get("/metrics"));
+  connection.Send(RawGet("/metrics"));
   RawResponse metrics = connection.ReadResponse();
   ASSERT_EQ(metrics.status, 200);
   // Only the healthy stream is open.
@@ -437,7 +435,7 @@ TEST_F(HostileRequestsTest, InvalidUtf8InStringFieldValuesAre400) {
         "echo.names=ok&echo.names=%c0%af", "echo.filter.region=%ed%a0%80",
         "key_prefix=abc%f0%9f%98"}) {
     ExpectRefused(absl::StrCat("utf-8 ?", query),
-                  Get(absl::StrCat("/s?count=1&", query)), 400,
+                  RawGet(absl::StrCat("/s?count=1&", query)), 400,
                   "not valid UTF-8");
   }
 }
@@ -447,11 +445,11 @@ TEST_F(HostileRequestsTest, HugeHeaderValuesAre400) {
   // no 431).
   const std::string big(100 * 1024, 'a');
   ExpectRefused("100 KiB X-Hostile value",
-                Get("/s?count=1", absl::StrCat("X-Hostile: ", big, "\r\n")),
+                RawGet("/s?count=1", absl::StrCat("X-Hostile: ", big, "\r\n")),
                 400);
   ExpectRefused(
       "100 KiB Authorization value",
-      Get("/s?count=1", absl::StrCat("Authorization: Bearer ", big, "\r\n")),
+      RawGet("/s?count=1", absl::StrCat("Authorization: Bearer ", big, "\r\n")),
       400);
 }
 
@@ -468,7 +466,7 @@ TEST_F(HostileRequestsTest, ThousandHeaders) {
   }
   for (const std::string* fields : {&small, &large}) {
     RawConnection connection(port_);
-    connection.Send(Get("/s?count=1", *fields));
+    connection.Send(RawGet("/s?count=1", *fields));
     RawResponse response = connection.ReadResponse();
     Report(absl::StrCat("1000 headers, ", fields->size(), " bytes"), response);
     if (response.status == 200) {
@@ -491,7 +489,7 @@ TEST_F(HostileRequestsTest, HeadOfMegabytesIs431Or400) {
     absl::StrAppendFormat(&fields, "X-Hostile-%04d: %s\r\n", i, value);
   }
   RawResponse response =
-      Exchange("4 MiB of headers", Get("/s?count=1", fields));
+      Exchange("4 MiB of headers", RawGet("/s?count=1", fields));
   EXPECT_THAT(response.status, ::testing::AnyOf(431, 400));
 }
 
@@ -499,8 +497,8 @@ TEST_F(HostileRequestsTest, HugeUrlsAre414) {
   // httplib 0.11 answers a request line over 8 KiB with 414.
   const std::string big(64 * 1024, 'a');
   ExpectRefused("64 KiB query value",
-                Get(absl::StrCat("/s?count=1&key_prefix=", big)), 414);
-  ExpectRefused("64 KiB path", Get(absl::StrCat("/s/", big)), 414);
+                RawGet(absl::StrCat("/s?count=1&key_prefix=", big)), 414);
+  ExpectRefused("64 KiB path", RawGet(absl::StrCat("/s/", big)), 414);
 }
 
 TEST_F(HostileRequestsTest, AbsurdLastEventIdsAreRefused) {
@@ -519,12 +517,12 @@ TEST_F(HostileRequestsTest, AbsurdLastEventIdsAreRefused) {
       {"Last-Event-ID with DEL", "Last-Event-ID: 5\x7f\r\n", "Last-Event-ID"},
   };
   for (const auto& c : cases) {
-    ExpectRefused(c.label, Get("/s?count=1", c.field), 400, c.message);
+    ExpectRefused(c.label, RawGet("/s?count=1", c.field), 400, c.message);
   }
   // Sent upstream as metadata, it would be more than the backend accepts.
   ExpectRefused("8000-digit Last-Event-ID",
-                Get("/s?count=1", "Last-Event-ID: " + digits_8k + "\r\n"), 431,
-                "max_metadata_bytes");
+                RawGet("/s?count=1", "Last-Event-ID: " + digits_8k + "\r\n"),
+                431, "max_metadata_bytes");
 }
 
 // A NUL in a header value is refused. httplib 0.11's
@@ -533,27 +531,31 @@ TEST_F(HostileRequestsTest, AbsurdLastEventIdsAreRefused) {
 // after_seq 5). RFC 9110 section 5.5: a recipient MUST reject a field value
 // with NUL (or replace it with SP).
 TEST_F(HostileRequestsTest, HeaderValuesWithNulAre400) {
-  ExpectRefused("Last-Event-ID with NUL",
-                Get("/s?count=1", std::string("Last-Event-ID: 5\0 6\r\n", 21)),
-                400, "Last-Event-ID");
-  ExpectRefused("Grpc-Timeout with NUL",
-                Get("/s?count=1", std::string("Grpc-Timeout: 10S\0x\r\n", 21)),
-                400, "Grpc-Timeout");
+  ExpectRefused(
+      "Last-Event-ID with NUL",
+      RawGet("/s?count=1", std::string("Last-Event-ID: 5\0 6\r\n", 21)), 400,
+      "Last-Event-ID");
+  ExpectRefused(
+      "Grpc-Timeout with NUL",
+      RawGet("/s?count=1", std::string("Grpc-Timeout: 10S\0x\r\n", 21)), 400,
+      "Grpc-Timeout");
 }
 
 TEST_F(HostileRequestsTest, LastEventIdOverflowingUint64Is400) {
   ExpectRefused("Last-Event-ID 2^64",
-                Get("/s?count=1", "Last-Event-ID: 18446744073709551616\r\n"),
+                RawGet("/s?count=1", "Last-Event-ID: 18446744073709551616\r\n"),
                 400, "Last-Event-ID");
-  ExpectRefused(
-      "Last-Event-ID 10^30",
-      Get("/s?count=1", "Last-Event-ID: 1000000000000000000000000000000\r\n"),
-      400, "Last-Event-ID");
-  ExpectRefused("Last-Event-ID -1", Get("/s?count=1", "Last-Event-ID: -1\r\n"),
+  ExpectRefused("Last-Event-ID 10^30",
+                RawGet("/s?count=1",
+                       "Last-Event-ID: 1000000000000000000000000000000\r\n"),
                 400, "Last-Event-ID");
+  ExpectRefused("Last-Event-ID -1",
+                RawGet("/s?count=1", "Last-Event-ID: -1\r\n"), 400,
+                "Last-Event-ID");
   // The largest uint64 itself is a valid resume point.
   RawConnection connection(port_);
-  connection.Send(Get("/s?count=1", "Last-Event-ID: 18446744073709551615\r\n"));
+  connection.Send(
+      RawGet("/s?count=1", "Last-Event-ID: 18446744073709551615\r\n"));
   RawResponse response = connection.ReadResponse();
   Report("Last-Event-ID 2^64-1", response);
   EXPECT_EQ(response.status, 200);
@@ -585,7 +587,7 @@ TEST_F(HostileRequestsTest, GetWithABodyIsANormalStream) {
   // The body is never read: the connection belongs to the stream from the
   // head on, and is closed at its end.
   RawConnection connection(port_);
-  connection.Send(Get("/s?count=2", "Content-Length: 5\r\n") + "hello");
+  connection.Send(RawGet("/s?count=2", "Content-Length: 5\r\n") + "hello");
   RawResponse response = connection.ReadResponse();
   Report("GET /s with a 5-byte body", response);
   EXPECT_EQ(response.status, 200);
@@ -601,7 +603,7 @@ TEST_F(HostileRequestsTest, GetWithABodyIsANormalStream) {
 // one request with a body, would let a client hide requests from it. The
 // gateway now closes the connection after answering a request with a body.
 TEST_F(HostileRequestsTest, BodyOfARequestIsNeverServedAsARequest) {
-  const std::string smuggled = Get("/s?count=1&key_prefix=smuggled-");
+  const std::string smuggled = RawGet("/s?count=1&key_prefix=smuggled-");
   const std::string chunk = absl::StrCat(absl::Hex(smuggled.size()), "\r\n",
                                          smuggled, "\r\n0\r\n\r\n");
   const struct {
@@ -621,7 +623,7 @@ TEST_F(HostileRequestsTest, BodyOfARequestIsNeverServedAsARequest) {
     RawConnection connection(port_);
     connection.Send(absl::StrCat(c.start, " HTTP/1.1\r\nHost: t\r\n", c.framing,
                                  "\r\n", c.body,
-                                 Get("/healthz", "Connection: close\r\n")));
+                                 RawGet("/healthz", "Connection: close\r\n")));
     RawResponse first = connection.ReadResponse();
     Report(absl::StrCat(c.start, " with a request as body"), first);
     EXPECT_GE(first.status, 200);
@@ -688,8 +690,8 @@ TEST_F(HostileRequestsTest, Http10StreamIsNotChunked) {
 
 TEST_F(HostileRequestsTest, PipelinedRequestsAreAnsweredInOrder) {
   RawConnection connection(port_);
-  connection.Send(Get("/healthz") + Get("/s?a=%zz") + Get("/nowhere") +
-                  Get("/healthz"));
+  connection.Send(RawGet("/healthz") + RawGet("/s?a=%zz") + RawGet("/nowhere") +
+                  RawGet("/healthz"));
   const int expected[] = {200, 400, 404, 200};
   for (int status : expected) {
     RawResponse response = connection.ReadResponse();
@@ -701,7 +703,7 @@ TEST_F(HostileRequestsTest, PipelinedRequestsAreAnsweredInOrder) {
 
 TEST_F(HostileRequestsTest, RequestPipelinedBehindAStreamIsNotAnswered) {
   RawConnection connection(port_);
-  connection.Send(Get("/s?count=2") + Get("/healthz"));
+  connection.Send(RawGet("/s?count=2") + RawGet("/healthz"));
   RawResponse response = connection.ReadResponse();
   Report("pipelined behind a stream", response);
   EXPECT_EQ(response.status, 200);

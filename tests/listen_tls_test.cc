@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/gateway.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,18 +22,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class ListenTlsTest : public ::testing::Test {
+class ListenTlsTest : public GatewayTest {
  protected:
   static void SetUpTestSuite() {
     certs_ = TestCertificates::Shared();
     ASSERT_NE(certs_, nullptr);
-  }
-
-  void SetUp() override { backend_ = TestBackend::Start(); }
-
-  void TearDown() override {
-    if (gateway_) gateway_->Stop();
-    backend_->Shutdown();
   }
 
   // A config serving /s over HTTPS with the test server certificate.
@@ -46,7 +39,7 @@ class ListenTlsTest : public ::testing::Test {
     return config;
   }
 
-  void StartGateway() {
+  void StartTlsGateway() {
     gateway_ =
         StartTestGateway(TlsConfig(certs_->server_cert, certs_->server_key));
     ASSERT_NE(gateway_, nullptr);
@@ -75,14 +68,12 @@ class ListenTlsTest : public ::testing::Test {
   }
 
   static const TestCertificates* certs_;
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<Gateway> gateway_;
 };
 
 const TestCertificates* ListenTlsTest::certs_ = nullptr;
 
 TEST_F(ListenTlsTest, StreamsOverHttps) {
-  StartGateway();
+  StartTlsGateway();
   std::unique_ptr<httplib::SSLClient> client = HttpsClient();
   httplib::Result result = client->Get("/s?count=2&key_prefix=k");
   ASSERT_TRUE(result) << httplib::to_string(result.error()) << " "
@@ -117,7 +108,7 @@ TEST_F(ListenTlsTest, RequestHeadersReachTheBackendOverTls) {
 }
 
 TEST_F(ListenTlsTest, HealthzOverTls) {
-  StartGateway();
+  StartTlsGateway();
   std::unique_ptr<httplib::SSLClient> client = HttpsClient();
   httplib::Result result = client->Get("/healthz");
   ASSERT_TRUE(result) << httplib::to_string(result.error());
@@ -125,7 +116,7 @@ TEST_F(ListenTlsTest, HealthzOverTls) {
 }
 
 TEST_F(ListenTlsTest, PlainHttpToTheTlsPortFailsWithoutHarm) {
-  StartGateway();
+  StartTlsGateway();
   {
     httplib::Client plain("127.0.0.1", gateway_->port());
     plain.set_connection_timeout(10);

@@ -24,45 +24,26 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class OperationsTest : public ::testing::Test {
+class OperationsTest : public GatewayTest {
  protected:
   void SetUp() override {
-    backend_ = TestBackend::Start();
+    GatewayTest::SetUp();
     log_path_ = absl::StrCat(
         ::testing::TempDir(), "/access_",
         ::testing::UnitTest::GetInstance()->current_test_info()->name(),
         ".log");
     std::remove(log_path_.c_str());
-    GatewayConfig config = TestGatewayConfig(backend_->address());
-    config.access_log = log_path_;
-    config.routes.push_back(
-        TestRoute("/one", [](RouteConfig& r) { r.max_streams = 1; }));
-    config.routes.push_back(TestRoute("/many"));
-    gateway_ = StartTestGateway(config);
-    ASSERT_NE(gateway_, nullptr);
-  }
-
-  void TearDown() override {
-    if (gateway_) gateway_->Stop();
-    backend_->Shutdown();
-  }
-
-  SseResponse Get(const std::string& path) {
-    SseTestClient client("127.0.0.1", gateway_->port());
-    return client.Get(path);
+    StartGateway([this](GatewayConfig& config) {
+      config.access_log = log_path_;
+      config.routes.push_back(
+          TestRoute("/one", [](RouteConfig& r) { r.max_streams = 1; }));
+      config.routes.push_back(TestRoute("/many"));
+    });
   }
 
   // Waits until every admitted stream has been fully accounted for.
-  void WaitForIdleGateway() {
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (gateway_->active_streams() > 0 && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    ASSERT_EQ(gateway_->active_streams(), 0);
-  }
+  void WaitForIdleGateway() { ASSERT_TRUE(WaitForActiveStreams(0)); }
 
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<Gateway> gateway_;
   std::string log_path_;
 };
 

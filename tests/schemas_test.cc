@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/gateway.h"
 #include "gmock/gmock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"

@@ -24,39 +24,20 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class StreamLifeTest : public ::testing::Test {
+class StreamLifeTest : public GatewayTest {
  protected:
-  void SetUp() override { backend_ = TestBackend::Start(); }
-  void TearDown() override {
-    if (gateway_) gateway_->Stop();
-    backend_->Shutdown();
+  // A gateway that holds response heads for 200 ms at most, as `edit`
+  // changes it.
+  void StartWith(const std::function<void(GatewayConfig&)>& edit) {
+    StartGateway([&](GatewayConfig& config) {
+      config.open_wait = absl::Milliseconds(200);
+      edit(config);
+    });
   }
-
-  void StartGateway(const std::function<void(GatewayConfig&)>& edit) {
-    GatewayConfig config = TestGatewayConfig(backend_->address());
-    config.open_wait = absl::Milliseconds(200);
-    edit(config);
-    gateway_ = StartTestGateway(config);
-    ASSERT_NE(gateway_, nullptr);
-  }
-
-  // Waits until the gateway holds at most `n` streams (slots are returned
-  // when a response is fully over, just after the upstream cancel).
-  bool WaitForActiveStreams(int64_t n) {
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (gateway_->active_streams() > n) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return true;
-  }
-
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<Gateway> gateway_;
 };
 
 TEST_F(StreamLifeTest, IdleStreamGetsHeartbeats) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.heartbeat = absl::Seconds(60);
     c.routes.push_back(TestRoute("/idle", [](RouteConfig& r) {
       r.heartbeat = absl::Milliseconds(100);  // The route overrides.
@@ -73,7 +54,7 @@ TEST_F(StreamLifeTest, IdleStreamGetsHeartbeats) {
 }
 
 TEST_F(StreamLifeTest, IdleClientDisconnectCancelsUpstreamWithinASecond) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.heartbeat = absl::InfiniteDuration();  // Nothing is ever written.
     c.routes.push_back(TestRoute("/idle"));
   });
@@ -91,7 +72,7 @@ TEST_F(StreamLifeTest, IdleClientDisconnectCancelsUpstreamWithinASecond) {
 }
 
 TEST_F(StreamLifeTest, ClientThatStopsReadingIsDroppedAndUpstreamBounded) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.write_timeout = absl::Milliseconds(500);
     c.routes.push_back(TestRoute("/firehose"));
   });
@@ -112,7 +93,7 @@ TEST_F(StreamLifeTest, ClientThatStopsReadingIsDroppedAndUpstreamBounded) {
 }
 
 TEST_F(StreamLifeTest, LimitsAnswer503AtOnce) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.max_streams = 3;
     c.routes.push_back(TestRoute("/a", [](RouteConfig& r) {
       r.max_streams = 2;
@@ -152,7 +133,7 @@ TEST_F(StreamLifeTest, LimitsAnswer503AtOnce) {
 }
 
 TEST_F(StreamLifeTest, MaxDurationEndsWithRetryAndResumeWorks) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.routes.push_back(TestRoute("/short", [](RouteConfig& r) {
       r.max_duration = absl::Milliseconds(300);
       r.upstream.resume_field = "after_seq";
@@ -175,7 +156,7 @@ TEST_F(StreamLifeTest, MaxDurationEndsWithRetryAndResumeWorks) {
 }
 
 TEST_F(StreamLifeTest, DeadlinesFromRouteAndGrpcTimeoutHeader) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.routes.push_back(TestRoute("/deadline", [](RouteConfig& r) {
       r.upstream.timeout = absl::Milliseconds(300);
     }));
@@ -200,7 +181,7 @@ TEST_F(StreamLifeTest, DeadlinesFromRouteAndGrpcTimeoutHeader) {
 }
 
 TEST_F(StreamLifeTest, DrainEndsStreamsWithRetryAndRefusesNewOnes) {
-  StartGateway([](GatewayConfig& c) {
+  StartWith([](GatewayConfig& c) {
     c.routes.push_back(
         TestRoute("/s", [](RouteConfig& r) { r.upstream.retry_ms = 700; }));
   });

@@ -1,0 +1,90 @@
+// StreamRoute: serves one configured route, turning a GET request into a
+// server-streaming gRPC call and its responses into an SSE response.
+//
+// Per request, in order:
+//   1. Query parameters become request fields (except the token parameter,
+//      which becomes `authorization` metadata), forwarded headers become
+//      metadata (MetadataForwarding) and a `Grpc-Timeout` header becomes the
+//      call's deadline; bad input is a 400 and no upstream call is made.
+//      Metadata over `max_metadata_bytes` in all (with Last-Event-ID) is a
+//      431: a gRPC backend would otherwise fail the whole connection that
+//      other streams share.
+//   2. A stream slot is taken from the route's and the gateway's limiters;
+//      when either is full the answer is an immediate 503 with Retry-After.
+//   3. ServeEventStream opens the stream with the client's Last-Event-ID
+//      (which StreamMethod forwards as metadata and resume field) and writes
+//      it as Server-Sent Events; the slot is returned when it is over.
+//
+// Thread-safe: Handle() runs concurrently on connection threads.
+
+#ifndef SSE_GATEWAY_GATEWAY_ROUTE_STREAM_ROUTE_H_
+#define SSE_GATEWAY_GATEWAY_ROUTE_STREAM_ROUTE_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/stream_method.h"
+#include "gateway/http/query_string.h"
+#include "gateway/ops/stream_outcome.h"
+#include "gateway/route/metadata_forwarding.h"
+#include "gateway/route/stream_limiter.h"
+#include "gateway/sse/event_stream_response.h"
+#include "httplib.h"
+
+namespace sse_gateway {
+
+// What the gateway learns of one finished (or refused) stream request.
+struct StreamRequestInfo {
+  std::string route;
+  std::string remote;  // client "ip:port"
+  std::optional<std::string> last_event_id;
+};
+using StreamFinishedCallback =
+    std::function<void(const StreamRequestInfo&, const StreamOutcome&)>;
+
+struct StreamRouteOptions {
+  // open_wait, heartbeat, max_duration, reconnect_retry_ms, draining and the
+  // route's metrics (which the route also counts starts, ends and refusals
+  // in). Its on_finish is set per request by the route.
+  SseStreamOptions sse;
+  int64_t max_streams = 0;  // 0: no per-route limit
+  // The most metadata one request may send upstream (see
+  // GatewayConfig::max_metadata_bytes); above it: 431, no call.
+  int64_t max_metadata_bytes = 4096;
+  // The gateway-wide limiter; not owned, may be null.
+  StreamLimiter* global_limiter = nullptr;
+  // Called once per request that reached step 2, when it is over.
+  StreamFinishedCallback on_finish;
+  // Which request headers (and token query parameter) become upstream
+  // metadata.
+  MetadataForwarding forwarding;
+};
+
+class StreamRoute {
+ public:
+  StreamRoute(std::string path, std::unique_ptr<StreamMethod> method,
+              StreamRouteOptions options);
+
+  // Serves one GET request on this route. `path_bindings` are request
+  // fields bound by the route's path template (applied before the query's;
+  // binding a singular field twice is a 400).
+  void Handle(const httplib::Request& request, httplib::Response& response,
+              const QueryParams& path_bindings = {}) const;
+
+ private:
+  // Answers with WriteUnavailableResponse (503 with Retry-After, or a
+  // retry-only event stream for EventSource) and reports the refusal.
+  void Reject(const httplib::Request& request, const StreamRequestInfo& info,
+              httplib::Response& response) const;
+
+  const std::string path_;
+  const std::unique_ptr<StreamMethod> method_;
+  const StreamRouteOptions options_;
+  mutable StreamLimiter limiter_;
+};
+
+}  // namespace sse_gateway
+
+#endif  // SSE_GATEWAY_GATEWAY_ROUTE_STREAM_ROUTE_H_
