@@ -6,7 +6,7 @@ Usage (Debian's python3 with python3-matplotlib):
       --plots-dir bench/plots [--command "bash bench/run.sh"] [--machine-json M.json]
 
 RESULTS.jsonl holds one JSON object per measured run:
-  {"run": 1, "scenario": "throughput|streams|ttfe|churn", "system": "direct|gateway|node|grpc-gateway",
+  {"run": 1, "scenario": "throughput|streams|ttfe|churn|ramp|slowheads", "system": "direct|gateway|node|grpc-gateway",
    "params": {...}, "ok": true, "error": null, "result": {<measuring program's JSON, see bench.md>}}
 Runs of one (scenario, system, params) cell are summarised by their MEDIAN; headline numbers also
 show n and the min-max spread. Failed runs (ok: false, or no result) are left out of the medians
@@ -29,6 +29,12 @@ COLORS = {"direct": "tab:gray", "gateway": "tab:blue", "node": "tab:green", "grp
 ROW_PARAM = {"throughput": "payload_bytes", "streams": "streams"}  # ttfe/churn: row = params label
 EXPECTED_ROWS = {"throughput": [64, 4096], "streams": [100, 1000, 10000, 19000]}
 DASH = "—"
+# Churn cycles/s of the gateway before the event-loop front door (issue 12), from docs/benchmarks.md
+# as of commit 508aa4f (run of 2026-11-27, gateway 6cd5832); "today's" in the churn target.
+CHURN_BEFORE_FRONT_DOOR = 3948
+# Threads may differ by this much between two samples for a count to be called constant: gRPC's
+# own executor may start a thread under load, which does not depend on the number of connections.
+THREAD_SLACK = 2
 BASELINE_RULE = ("threads and fds equal to before, and RSS within max(10% of before, 5 MiB) of before, "
                  "in every run")
 
@@ -251,7 +257,12 @@ def section_streams(cells, systems, plabels, targets, plot):
     g_rss, n_rss = gw10k.med(rss_per_stream), node10k.med(rss_per_stream)
     targets.append(("10,000 streams: gateway RSS/stream ≤ node's",
                     f"{fmt(g_rss, 1)} vs {fmt(n_rss, 1)} KiB", judge(g_rss, n_rss, higher_better=False)))
+    targets.append(("10,000 streams: gateway RSS/stream ≤ 21.5 KiB (before the event-loop front door)",
+                    fmt(g_rss, 1, " KiB"), judge(g_rss, 21.5, higher_better=False)))
     gw19k = cell(cells, "streams", 19000, "gateway")
+    g19p99 = gw19k.med(p99)
+    targets.append(("19,000 streams: gateway latency p99 ≤ 50 ms", fmt(g19p99, 1, " ms"),
+                    judge(g19p99, 50.0, higher_better=False)))
     held = sum(1 for r in gw19k.ok_results() if r.get("connected", 0) >= 19000 and r.get("failed", 1) == 0)
     total = len(gw19k.runs)
     verdict = "met" if total and held == total else f"missed (held in {held}/{total} runs)"
@@ -280,9 +291,24 @@ def section_ttfe(cells, systems, plabels, targets, plot):
             rows.append([row, s, c.n_label(), fmt_spread(c.spread(field("ttfe_us", "p50", scale=1e-3)), 2),
                          fmt_spread(c.spread(field("ttfe_us", "p99", scale=1e-3)), 2),
                          fmt(c.med(field("ttfe_us", "count")))])
+    lines = []
+    for row in rows_of(cells, "ttfe"):
+        d, g = cell(cells, "ttfe", row, "direct"), cell(cells, "ttfe", row, "gateway")
+        parts = []
+        for q, goal in (("p50", 1.5), ("p99", 2.0)):
+            f = field("ttfe_us", q)
+            ratio = g.med(f) / d.med(f) if g.med(f) is not None and d.med(f) else None
+            parts.append(f"{q} gateway/direct = {fmt(ratio, 2, '×')} (target ≤ {goal:g}×: "
+                         f"{judge(ratio, goal, higher_better=False)})")
+            targets.append((f"Time to first event {q}: gateway ≤ {goal:g}× direct",
+                            f"{fmt(ratio, 2, '×')} ({fmt(g.med(f) and g.med(f) / 1e3, 2)} vs "
+                            f"{fmt(d.med(f) and d.med(f) / 1e3, 2)} ms)",
+                            judge(ratio, goal, higher_better=False)))
+        lines.append("- " + "; ".join(parts))
     return ("## Scenario 3 — Time to first event\n\n"
             "Time from starting the TCP connect (or the gRPC call) to receiving the first event.\n\n"
             + table(["Params", "System", "n", "p50 ms (min–max)", "p99 ms (min–max)", "samples"], rows)
+            + "\n\n" + "\n".join(lines)
             + failure_notes(cells, "ttfe", systems) + f"\n\n![ttfe]({plot('ttfe.png')})\n")
 
 
@@ -303,13 +329,126 @@ def section_churn(cells, systems, plabels, targets, plot):
                 targets.append((f"Churn ({row}): gateway back at baseline",
                                 f"{sum(flags)}/{len(flags)} runs at baseline" if flags else DASH,
                                 ("met" if all(flags) else "missed") if flags else f"{DASH} (no data)"))
+    lines = []
+    for row in rows_of(cells, "churn"):
+        g = cell(cells, "churn", row, "gateway").med(field("cycles_per_s"))
+        peer = cell(cells, "churn", row, "grpc-gateway").med(field("cycles_per_s"))
+        vs_peer = g / peer if g is not None and peer else None
+        vs_before = g / CHURN_BEFORE_FRONT_DOOR if g is not None else None
+        targets.append((f"Churn ({row}): gateway ≥ 1.5× grpc-gateway cycles/s",
+                        f"{fmt(vs_peer, 2, '×')} ({fmt(g)} vs {fmt(peer)})", judge(vs_peer, 1.5)))
+        targets.append((f"Churn ({row}): gateway ≥ 2× the {CHURN_BEFORE_FRONT_DOOR:,} cycles/s before "
+                        "the event-loop front door", f"{fmt(vs_before, 2, '×')} ({fmt(g)})",
+                        judge(vs_before, 2.0)))
+        lines.append(f"- {row}: gateway/grpc-gateway = {fmt(vs_peer, 2, '×')}; gateway/before "
+                     f"({CHURN_BEFORE_FRONT_DOOR:,} cycles/s, thread per connection) = "
+                     f"{fmt(vs_before, 2, '×')}")
     return ("## Scenario 4 — Churn\n\n"
             "Connections opened and closed in cycles; *after* is read after the last cycle plus the settle "
             f"time. Back at baseline = {BASELINE_RULE} (yes/no with the count of runs that qualified).\n\n"
             + table(["Params", "System", "n", "cycles", "cycles/s median (min–max)",
                      "RSS KiB before → after", "threads before → after", "fds before → after",
                      "back at baseline?"], rows)
+            + "\n\n" + "\n".join(lines)
             + failure_notes(cells, "churn", systems) + f"\n\n![churn]({plot('churn.png')})\n")
+
+
+def threads_constant(t, before="threads_before", after="threads_hold"):
+    return t[after] - t[before] <= THREAD_SLACK
+
+
+def section_ramp(cells, systems, plabels, targets, plot):
+    ttfe99 = field("ttfe_us", "p99", scale=1e-3)
+    rows = []
+    for row in rows_of(cells, "ramp"):
+        for s in systems:
+            c = cell(cells, "ramp", row, s)
+            if not c.runs:
+                continue
+            rows.append([row, s, c.n_label(), f"{fmt(c.med(field('connected')))}/{fmt(c.med(field('failed')))}",
+                         fmt(c.med(field("ramp_s")), 2), fmt(c.med(field("ttfe_us", "p50", scale=1e-3)), 1),
+                         fmt_spread(c.spread(ttfe99), 1), fmt(c.med(field("syn_retransmits"))),
+                         f"{fmt(c.med(field('target', 'threads_before')))} → "
+                         f"{fmt(c.med(field('target', 'threads_hold')))}"])
+        g = cell(cells, "ramp", row, "gateway")
+        if not g.runs:
+            continue
+        p99 = g.med(ttfe99)
+        targets.append((f"Ramp ({row}): first-event p99 ≤ 50 ms", fmt(p99, 1, " ms"),
+                        judge(p99, 50.0, higher_better=False)))
+        res = g.ok_results()
+        whole = [r for r in res if r.get("failed", 1) == 0 and r.get("connected") == r.get("connections")]
+        targets.append((f"Ramp ({row}): nothing refused (every stream gets its first event, every run)",
+                        f"{len(whole)}/{len(g.runs)} runs complete",
+                        "met" if g.runs and len(whole) == len(g.runs) else "missed"))
+        flat = [threads_constant(r["target"]) for r in res if "target" in r]
+        targets.append((f"Ramp ({row}): threads constant (hold − before ≤ {THREAD_SLACK})",
+                        f"{sum(flat)}/{len(flat)} runs", "met" if flat and all(flat) else "missed"))
+    return ("## Scenario 5 — Ramp of new streams\n\n"
+            "New streams opened at a fixed rate until all are held; time to first event of every one. "
+            "18,000 rather than 20,000 streams: the machine's open-files limit of 20,000 covers the load "
+            "generator's sockets too, so 4 s at 5,000/s cannot be held at once. *SYN retransmits* count "
+            "connects that waited in a full listen backlog.\n\n"
+            + table(["Params", "System", "n", "first event/failed", "ramp s", "first event p50 ms",
+                     "first event p99 ms (min–max)", "SYN retransmits", "threads before → hold"], rows)
+            + failure_notes(cells, "ramp", [s for s in systems if s == "gateway"]) + "\n")
+
+
+def section_slowheads(cells, systems, plabels, targets, plot):
+    probe99 = field("probe_us", "p99", scale=1e-3)
+    ttfe99 = field("ttfe_us", "p99", scale=1e-3)
+    rows = []
+    for row in rows_of(cells, "slowheads"):
+        for s in systems:
+            c = cell(cells, "slowheads", row, s)
+            if not c.runs:
+                continue
+            rows.append([row, s, c.n_label(), f"{fmt(c.med(field('held_at_start')))}",
+                         fmt_spread(c.spread(probe99), 2), fmt_spread(c.spread(ttfe99), 2),
+                         f"{fmt(c.med(field('target', 'threads_before')))} → "
+                         f"{fmt(c.med(field('target', 'threads_hold')))} → "
+                         f"{fmt(c.med(field('target', 'threads_after')))}",
+                         f"{fmt(c.med(field('target', 'rss_kib_before')))} → "
+                         f"{fmt(c.med(field('target', 'rss_kib_hold')))} → "
+                         f"{fmt(c.med(field('target', 'rss_kib_after')))}",
+                         fmt(c.med(field("target", "rss_per_held_kib")), 2),
+                         f"{fmt(c.med(field('closed')))} at {fmt(c.med(field('first_close_s')), 2)}–"
+                         f"{fmt(c.med(field('last_close_s')), 2)} s"])
+        g = cell(cells, "slowheads", row, "gateway")
+        if not g.runs:
+            continue
+        res = g.ok_results()
+        p, t = g.med(probe99), g.med(ttfe99)
+        targets.append((f"Slow heads ({row}): /healthz p99 ≤ 50 ms while held", fmt(p, 2, " ms"),
+                        judge(p, 50.0, higher_better=False)))
+        targets.append((f"Slow heads ({row}): fresh stream first event p99 ≤ 100 ms while held",
+                        fmt(t, 2, " ms"), judge(t, 100.0, higher_better=False)))
+        flat = [threads_constant(r["target"]) for r in res if "target" in r]
+        targets.append((f"Slow heads ({row}): threads constant (hold − before ≤ {THREAD_SLACK})",
+                        f"{sum(flat)}/{len(flat)} runs", "met" if flat and all(flat) else "missed"))
+        per = g.med(field("target", "rss_per_held_kib"))
+        targets.append((f"Slow heads ({row}): RSS per held connection ≤ 4 KiB", fmt(per, 2, " KiB"),
+                        judge(per, 4.0, higher_better=False)))
+        # head_timeout_ms is 10 s (bench/gateway.yaml); the reaper runs at least once a second.
+        timely = [r for r in res if r.get("closed") == r.get("opened") and r.get("first_close_s", 0) >= 9.9
+                  and r.get("last_close_s", 1e9) <= 12.0]
+        targets.append((f"Slow heads ({row}): all closed at head_timeout_ms = 10 s (between 10 and 12 s)",
+                        f"{len(timely)}/{len(g.runs)} runs; last at {fmt(g.med(field('last_close_s')), 2)} s",
+                        "met" if g.runs and len(timely) == len(g.runs) else "missed"))
+        back = [abs(r["target"]["rss_kib_after"] - r["target"]["rss_kib_before"])
+                <= 0.10 * r["target"]["rss_kib_before"] for r in res if "target" in r]
+        targets.append((f"Slow heads ({row}): RSS afterwards within 10% of before",
+                        f"{sum(back)}/{len(back)} runs", "met" if back and all(back) else "missed"))
+    return ("## Scenario 6 — Slow heads\n\n"
+            "Connections that each send a request line and then one header line every 3 s, never finishing "
+            "the head. While they are held, `/healthz` is probed and fresh streams are opened on new "
+            "connections; then the run waits for the server to close them all. Threads and RSS are "
+            "before → while held → after they were closed (plus 3 s).\n\n"
+            + table(["Params", "System", "n", "held", "/healthz p99 ms (min–max)",
+                     "fresh stream first event p99 ms (min–max)", "threads", "RSS KiB", "RSS KiB per held",
+                     "closed (first–last, s after open)"], rows)
+            + failure_notes(cells, "slowheads", [s for s in systems if s in ("gateway", "grpc-gateway")])
+            + "\n")
 
 
 # ---------------------------------------------------------------- plots
@@ -459,7 +598,8 @@ def main():
     plot = lambda name: f"{rel}/{name}".replace(os.sep, "/")  # noqa: E731
     targets = []
     sections = [f(cells, systems, plabels, targets, plot)
-                for f in (section_throughput, section_streams, section_ttfe, section_churn)]
+                for f in (section_throughput, section_streams, section_ttfe, section_churn, section_ramp,
+                          section_slowheads)]
     summary = ("## Targets\n\n" + table(["Target", "Measured (median)", "Result"], targets) + "\n")
     notes = ""
     if args.notes and os.path.exists(args.notes):

@@ -48,7 +48,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 bazel build //gateway:sse_gateway //bench:firehose_backend //bench:direct_client \
-  //bench:loadgen //proto:firehose_cc_proto_descriptor_set 2>&1 | grep -v linux-sandbox
+  //bench:loadgen //bench:slowheads //proto:firehose_cc_proto_descriptor_set 2>&1 | grep -v linux-sandbox
 install -m 0644 bazel-bin/proto/bench/v1/firehose.descriptor_set.pb bench/firehose.pb
 
 # One process holds up to 19,000 sockets; more processes and threads too.
@@ -64,7 +64,8 @@ if [ "$SMOKE" -eq 1 ]; then
   /usr/bin/python3 bench/run_benchmarks.py --results "$results" \
     --logdir "$out/logs-$stamp" --runs 1 --systems direct,gateway \
     --payloads 64 --stream-counts 100 --duration-s 2 --warmup-s 1 \
-    --ttfe-cycles 20 --churn-cycles 300 "${ARGS[@]}"
+    --ttfe-cycles 20 --churn-cycles 300 --ramp-streams 300 --ramp-per-s 300 \
+    --slow-connections 200 --slow-close-timeout-s 20 "${ARGS[@]}"
   # Every cell must have run, and streamed what it was asked to.
   /usr/bin/python3 - "$results" <<'PY'
 import json, sys
@@ -72,9 +73,18 @@ bad = 0
 for line in open(sys.argv[1]):
     r = json.loads(line)
     res = r.get("result") or {}
-    ok = r["ok"] and res.get("failed", 0) == 0 and (
-        res.get("events", 0) > 0 if r["scenario"] in ("throughput", "streams")
-        else res.get("cycles", 0) >= r["params"]["cycles"])
+    if r["scenario"] == "slowheads":
+        # Every slow connection held, then closed by the server; the probes
+        # answered while they were held.
+        ok = (r["ok"] and res.get("opened") == r["params"]["connections"]
+              and res.get("closed") == res.get("opened")
+              and res.get("probe_us", {}).get("failed", 1) == 0
+              and res.get("ttfe_us", {}).get("failed", 1) == 0)
+    else:
+        ok = r["ok"] and res.get("failed", 0) == 0 and (
+            res.get("events", 0) > 0
+            if r["scenario"] in ("throughput", "streams", "ramp")
+            else res.get("cycles", 0) >= r["params"]["cycles"])
     print("smoke: %-10s %-8s %s" % (r["scenario"], r["system"],
                                     "ok" if ok else "FAILED %s" % (r["error"] or res)))
     bad += not ok

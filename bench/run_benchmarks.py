@@ -141,7 +141,21 @@ def measure(system, scenario, params, server, port, timeout_s):
                "--path=" + common_path, "--system=" + system,
                "--watch_pid=%d" % server.pid,
                "--format=" + ("ndjson" if system == "grpc-gateway" else "sse")]
-    if scenario in ("throughput", "streams"):
+    if scenario == "slowheads":
+        cmd = [os.path.join(BIN, "bench/slowheads"), "--port=%d" % port,
+               "--watch_pid=%d" % server.pid, "--stream_path=" + common_path,
+               "--connections=%d" % params["connections"],
+               "--line_interval_ms=%d" % params["line_interval_ms"],
+               "--hold_s=%g" % params["hold_s"],
+               "--close_timeout_s=%g" % params["close_timeout_s"],
+               "--first_event_needle=" + (
+                   '"result"' if system == "grpc-gateway" else "data:")]
+    elif scenario == "ramp":
+        cmd += ["--mode=stream", "--duration_s=%g" % params["duration_s"],
+                "--warmup_s=%g" % params["warmup_s"],
+                "--connections=%d" % params["streams"],
+                "--ramp_per_s=%g" % params["ramp_per_s"]]
+    elif scenario in ("throughput", "streams"):
         count = params["streams"]
         cmd += ["--mode=stream", "--duration_s=%g" % params["duration_s"],
                 "--warmup_s=%g" % params["warmup_s"]]
@@ -179,6 +193,21 @@ def cells(args):
     cycle = {"rate": 1, "payload_bytes": 64, "streams": 0}
     yield "ttfe", dict(cycle, cycles=args.ttfe_cycles, concurrency=1)
     yield "churn", dict(cycle, cycles=args.churn_cycles, concurrency=64)
+    if args.ramp_streams > 0:
+        yield "ramp", dict(base, rate=1, streams=args.ramp_streams,
+                           ramp_per_s=args.ramp_per_s, duration_s=2,
+                           warmup_s=1)
+    if args.slow_connections > 0:
+        yield "slowheads", dict(base, rate=1, streams=0,
+                                connections=args.slow_connections,
+                                line_interval_ms=3000, hold_s=5,
+                                close_timeout_s=args.slow_close_timeout_s)
+
+
+# Systems measured per scenario (default: every system). The direct client
+# has no HTTP front door; node has no head timeout worth measuring.
+SCENARIO_SYSTEMS = {"ramp": ("gateway",),
+                    "slowheads": ("gateway", "grpc-gateway")}
 
 
 def main():
@@ -193,6 +222,12 @@ def main():
     parser.add_argument("--warmup-s", type=float, default=2)
     parser.add_argument("--ttfe-cycles", type=int, default=300)
     parser.add_argument("--churn-cycles", type=int, default=10000)
+    # 5,000 streams/s until 18,000 are held (the open-files limit of 20,000
+    # leaves no room for the 20,000 of a full 4 s).
+    parser.add_argument("--ramp-streams", type=int, default=18000)
+    parser.add_argument("--ramp-per-s", type=float, default=5000)
+    parser.add_argument("--slow-connections", type=int, default=19000)
+    parser.add_argument("--slow-close-timeout-s", type=float, default=25)
     args = parser.parse_args()
     args.payloads = [int(x) for x in args.payloads.split(",")]
     args.stream_counts = [int(x) for x in args.stream_counts.split(",")]
@@ -209,6 +244,9 @@ def main():
             for run in range(1, args.runs + 1):
                 for scenario, params in cells(args):
                     for system in systems:
+                        if system not in SCENARIO_SYSTEMS.get(scenario,
+                                                              systems):
+                            continue
                         record = {"run": run, "scenario": scenario,
                                   "system": system, "params": params,
                                   "ok": True, "error": None}
@@ -217,7 +255,8 @@ def main():
                         try:
                             server, port = start_server(system, args.logdir)
                             timeout = 120 + params["streams"] / 100 + \
-                                params["cycles"] / 50
+                                params["cycles"] / 50 + \
+                                params.get("close_timeout_s", 0)
                             record["result"] = measure(system, scenario, params,
                                                        server, port, timeout)
                             if record["result"].get("connected", 1) == 0:

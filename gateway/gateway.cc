@@ -1,10 +1,11 @@
 #include "gateway/gateway.h"
 
-#include <sys/socket.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,10 +13,12 @@
 #include "absl/time/time.h"
 #include "core/read_file.h"
 #include "core/status_macros.h"
-#include "gateway/http/connection_threads.h"
 #include "gateway/http/http_status.h"
+#include "gateway/http/listener.h"
 #include "gateway/http/query_string.h"
+#include "gateway/http/request_context.h"
 #include "gateway/http/tls_server_context.h"
+#include "gateway/readiness_check.h"
 #include "gateway/sse/event_stream_response.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -24,11 +27,28 @@
 namespace sse_gateway {
 namespace {
 
-// Event-loop threads of the StreamPump: one per two cores (gRPC's own
-// threads take the rest), at least one, at most four.
-size_t PumpThreads() {
+// Event-loop threads: `configured`, or when it is 0 one per core, at most
+// eight.
+size_t LoopThreads(int64_t configured) {
+  if (configured > 0) return static_cast<size_t>(configured);
+  // The loops do all of the gateway's HTTP work; gRPC's own threads are
+  // few and mostly wait.
   const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  return std::clamp<size_t>(cores / 2, 1, 4);
+  return std::clamp<size_t>(cores, 1, 8);
+}
+
+// max_connections, or when it is 0 what the process's open-files limit
+// allows, keeping kReservedFiles for backend channels, logs and the loops.
+int64_t MaxConnections(int64_t configured) {
+  constexpr int64_t kReservedFiles = 512;
+  if (configured > 0) return configured;
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 ||
+      files.rlim_cur == RLIM_INFINITY) {
+    return 0;  // No limit known.
+  }
+  return std::max<int64_t>(
+      64, static_cast<int64_t>(files.rlim_cur) - kReservedFiles);
 }
 
 // At most the first 256 bytes of a path sent by a client, for a message.
@@ -114,7 +134,7 @@ absl::Status Gateway::SetUpFrontDoor() {
           tls.status().code(),
           absl::StrCat(config_.file, ": tls.", tls.status().message()));
     }
-    server_.set_tls(*std::move(tls));
+    tls_ = *std::move(tls);
   }
   if (config_.cors.has_value()) {
     cors_.emplace(*config_.cors, config_.forward_headers,
@@ -144,7 +164,6 @@ absl::Status Gateway::AddRoute(const PlannedRoute& planned) {
   options.sse.max_duration = route.max_duration;
   options.sse.reconnect_retry_ms = route.upstream.retry_ms.value_or(1000);
   options.sse.draining = &draining_;
-  options.sse.pump = &pump_;
   options.sse.metrics = metrics_.ForRoute(route.path);
   options.sse.response_headers = config_.response_headers;
   options.max_streams = route.max_streams;
@@ -177,22 +196,7 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<Schema> schema,
       schema_(std::move(schema)),
       backends_(std::move(backends)),
       global_limiter_(config_.max_streams),
-      metrics_(std::move(route_names)),
-      pump_(PumpThreads()) {
-  // httplib makes the task queue once its accept loop runs (is_running()
-  // is true from then on): the signal Start() waits for.
-  server_.new_task_queue = [this] {
-    accept_loop_running_.Notify();
-    return new ConnectionThreads();
-  };
-  server_.set_socket_options([this](int socket) {
-    int yes = 1;
-    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_socket_ = socket;
-  });
-  server_.set_tcp_nodelay(true);
-  server_.set_write_timeout(std::chrono::microseconds(
-      absl::ToInt64Microseconds(config_.write_timeout)));
+      metrics_(std::move(route_names)) {
   server_.set_pre_routing_handler(
       [this](const httplib::Request& request, httplib::Response& response) {
         Dispatch(request, response);
@@ -218,44 +222,37 @@ void Gateway::LogStream(const StreamRequestInfo& info,
   access_log_->Write(record);
 }
 
-void Gateway::ServeReadiness(httplib::Response& response) {
-  const BackendReadiness backends =
-      CheckBackendReadiness(backends_, absl::Now() + absl::Seconds(1));
-  const bool draining = draining_.load();
-  const bool ready = !draining && backends.all_ready;
-  response.status = ready ? 200 : 503;
-  response.set_header("Cache-Control", "no-store");
-  response.set_content(
-      absl::StrCat("{\"ready\":", ready ? "true" : "false",
-                   ",\"draining\":", draining ? "true" : "false",
-                   ",\"backend\":", JsonQuote(backends_[0]->config().address),
-                   ",\"backend_state\":\"", backends.first_not_ready_state,
-                   "\",\"backends\":", backends.json, "}"),
-      "application/json");
+absl::Status Gateway::Start() {
+  ASSIGN_OR_RETURN(Listener listener,
+                   ListenOn(config_.listen.host, config_.listen.port));
+  port_ = listener.port;
+  ServerLoopsOptions options;
+  options.threads = LoopThreads(config_.event_loops);
+  options.limits.head_timeout = config_.head_timeout;
+  options.limits.idle_timeout = config_.idle_timeout;
+  options.limits.write_timeout = config_.write_timeout;
+  options.max_connections = MaxConnections(config_.max_connections);
+  options.tls = tls_;
+  // What httplib's Keep-Alive response header announces.
+  server_.set_keep_alive_max_count(
+      static_cast<size_t>(options.limits.max_requests));
+  server_.set_keep_alive_timeout(
+      std::max<time_t>(1, absl::ToInt64Seconds(absl::Ceil(config_.idle_timeout,
+                                                          absl::Seconds(1)))));
+  loops_ = std::make_unique<ServerLoops>(&server_, std::move(options));
+  loops_->Start(std::move(listener.socket));
+  return absl::OkStatus();
 }
 
-absl::Status Gateway::Start() {
-  const ListenAddress& listen = config_.listen;
-  if (listen.port == 0) {
-    port_ = server_.bind_to_any_port(listen.host);
-    if (port_ < 0) port_ = 0;
-  } else if (server_.bind_to_port(listen.host, listen.port)) {
-    port_ = listen.port;
-  }
-  if (port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", listen.host, ":", listen.port,
-                     " (address in use, or not an address of this machine)"));
-  }
-  // httplib listens with a tiny fixed backlog; a burst of browsers connecting
-  // at once needs a real one. listen() again only raises the backlog.
-  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
-  serve_thread_ = std::thread([this] { server_.listen_after_bind(); });
-  // Stop() only takes effect once the accept loop runs; wait for it.
-  if (!accept_loop_running_.WaitForNotificationWithTimeout(absl::Seconds(10))) {
-    return absl::InternalError("the HTTP server did not start");
-  }
-  return absl::OkStatus();
+ServerStats Gateway::CurrentServerStats() const {
+  ServerStats stats;
+  if (loops_ == nullptr) return stats;
+  const ServerLoops::Stats loops = loops_->stats();
+  stats.open_connections = loops.open_connections;
+  stats.accepted_connections = loops.accepted;
+  stats.refused_connections = loops.refused;
+  stats.head_timeouts = loops.head_timeouts;
+  return stats;
 }
 
 bool Gateway::Drain(absl::Duration timeout) {
@@ -267,9 +264,7 @@ void Gateway::Stop() {
   absl::MutexLock lock(&stop_mu_);
   if (stopped_) return;
   stopped_ = true;
-  server_.stop();
-  if (serve_thread_.joinable()) serve_thread_.join();
-  pump_.Stop();
+  if (loops_ != nullptr) loops_->Stop();
 }
 
 bool Gateway::ServeOperations(const httplib::Request& request,
@@ -282,12 +277,16 @@ bool Gateway::ServeOperations(const httplib::Request& request,
     return true;
   }
   if (path == kReadyzPath) {
-    ServeReadiness(response);
+    // Decided on the loop, which asks the channels to connect and looks
+    // again at every scan: no thread waits for them.
+    RequestContext::Current()->Defer(std::make_unique<ReadinessCheck>(
+        &backends_, &draining_, response.headers, request.method == "HEAD",
+        absl::Now()));
     return true;
   }
   if (path == kMetricsPath) {
     response.set_header("Cache-Control", "no-store");
-    response.set_content(metrics_.RenderPrometheus(),
+    response.set_content(metrics_.RenderPrometheus(CurrentServerStats()),
                          "text/plain; version=0.0.4; charset=utf-8");
     return true;
   }

@@ -1,13 +1,15 @@
 // Gateway: the HTTP server that fronts a gRPC backend, serving each configured
-// route as Server-Sent Events.
+// route as Server-Sent Events. The composition root of gateway/.
 //
 // Create() does all the work that can fail before serving: it loads the
 // descriptor sets, resolves every route's method and fields against them and
 // reads the index page; each error names the config file and key. Start()
-// binds the listen address and serves on a background thread: one thread per
-// connection (see ConnectionThreads) until an SSE response's head is written,
-// then the StreamPump's event loop writes its body. The gateway knows nothing
-// of any particular service: everything comes from the config and the schema.
+// binds the listen address and serves on the ServerLoops' event loops:
+// connections are accepted, their heads read, their requests dispatched and
+// their responses (SSE bodies included) written there, so the number of
+// threads never depends on the number of connections. The gateway knows
+// nothing of any particular service: everything comes from the config and
+// the schema.
 //
 // With the `tls` key the gateway serves HTTPS (TlsServerContext, loaded and
 // checked by Create()) instead of plain HTTP.
@@ -26,9 +28,8 @@
 // deadlines) is configured per route; see StreamRoute and ServeEventStream.
 //
 // Thread-safe. Drain() then Stop() is the graceful shutdown; Stop() alone
-// (also run by the destructor) stops accepting, waits for every connection
-// thread, then stops the pump, which closes the open streams and cancels
-// their upstream calls.
+// (also run by the destructor) stops accepting, closes every connection and
+// cancels the open streams' upstream calls.
 
 #ifndef SSE_GATEWAY_GATEWAY_GATEWAY_H_
 #define SSE_GATEWAY_GATEWAY_GATEWAY_H_
@@ -37,18 +38,18 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "core/schema.h"
 #include "gateway/backend_pool.h"
 #include "gateway/config/config.h"
 #include "gateway/http/http_server.h"
+#include "gateway/http/server_loops.h"
+#include "gateway/http/tls_server_context.h"
 #include "gateway/ops/access_log.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/route/cors.h"
@@ -56,7 +57,6 @@
 #include "gateway/route/stream_limiter.h"
 #include "gateway/route/stream_route.h"
 #include "gateway/route_plan.h"
-#include "gateway/sse/stream_pump.h"
 #include "httplib.h"
 
 namespace sse_gateway {
@@ -110,9 +110,8 @@ class Gateway {
   bool ServeOperations(const httplib::Request& request, absl::string_view path,
                        httplib::Response& response);
 
-  // GET /readyz: 200 when not draining and every channel of every backend is
-  // connected or connects within a second; 503 otherwise.
-  void ServeReadiness(httplib::Response& response);
+  // The event loops' counters, for /metrics.
+  ServerStats CurrentServerStats() const;
 
   // Counts a finished stream request in the access log.
   void LogStream(const StreamRequestInfo& info, const StreamOutcome& outcome);
@@ -128,14 +127,12 @@ class Gateway {
   std::unique_ptr<AccessLog> access_log_;  // Null: access_log is "off".
   RouteTable routes_;
 
+  std::shared_ptr<const TlsServerContext> tls_;  // Null: plain HTTP.
   HttpServer server_;
-  // Writes every open stream's body; declared after the routes, so it is
-  // stopped (by Stop) before they go.
-  StreamPump pump_;
-  int listen_socket_ = -1;
+  // Serve every connection; declared after the routes, and stopped by
+  // Stop() before they go.
+  std::unique_ptr<ServerLoops> loops_;
   int port_ = 0;
-  std::thread serve_thread_;
-  absl::Notification accept_loop_running_;
   absl::Mutex stop_mu_;
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
 };

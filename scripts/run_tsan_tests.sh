@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Every test that runs threads: our own (pump, connection threads, access
+# Every test that runs threads: our own (event loops, reaper, access
 # log, metrics) and gRPC's (calls, backends, whole gateways in-process).
 # Not here: //gateway/sse:event_stream_response_test crashes under -fsanitize=thread
 # with Debian's protobuf (SEGV in google::protobuf::Map::count while loading
@@ -18,10 +18,10 @@ cd "$(dirname "$0")/.."
 # instrumented Abseil); tests that drive separate processes (churn, restarts,
 # nginx, browser) are exercised by the main suite.
 TESTS=(
-  //gateway/sse:stream_pump_test
-  //gateway/http:connection_threads_test
+  //gateway/sse:sse_serving_test
   //gateway:backend_pool_test
   //gateway/http:http_server_test
+  //gateway/http:reaper_test
   //gateway/ops:metrics_test
   //gateway/ops:access_log_test
   //tests:access_log_sink_test

@@ -2,7 +2,8 @@
 // gRPC backend and the real gateway: an HTTPS client trusting the test CA
 // reads a stream and /healthz; a plain-HTTP client to the TLS port fails
 // without harming the gateway; bad certificate or key files fail start-up
-// naming the key.
+// naming the key; a handshake that never completes is closed at
+// head_timeout_ms.
 
 #include <memory>
 #include <string>
@@ -13,6 +14,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "tests/prometheus_text.h"
+#include "tests/raw_http_client.h"
 #include "tests/test_backend.h"
 #include "tests/test_certificates.h"
 #include "tests/test_gateway.h"
@@ -152,6 +155,29 @@ TEST_F(ListenTlsTest, BadFilesFailStartUpNamingTheKey) {
   // A key that does not belong to the certificate.
   EXPECT_THAT(CreateError(certs_->server_cert, certs_->other_server_key),
               HasSubstr("gw.yaml: tls.key_file: "));
+}
+
+// A client that starts a TLS handshake and never finishes it holds nothing
+// but its socket until head_timeout_ms, and HTTPS goes on meanwhile.
+TEST_F(ListenTlsTest, StalledHandshakeIsClosedAtTheHeadTimeout) {
+  GatewayConfig config = TlsConfig(certs_->server_cert, certs_->server_key);
+  config.head_timeout = absl::Seconds(1);
+  gateway_ = StartTestGateway(config);
+  ASSERT_NE(gateway_, nullptr);
+  RawHttpClient stalled(gateway_->port());
+  stalled.Send(std::string("\x16\x03\x01\x02\x00", 5));  // A record begins.
+  // While it stalls, a full HTTPS request is served.
+  std::unique_ptr<httplib::SSLClient> client = HttpsClient();
+  httplib::Result healthz = client->Get("/healthz");
+  ASSERT_TRUE(healthz) << httplib::to_string(healthz.error());
+  EXPECT_EQ(healthz->status, 200);
+  // The gateway closes it (EOF well before ReadUntil's own 30 s bound)...
+  EXPECT_EQ(stalled.ReadUntil("never sent"), "");
+  // ... and counts it as a head timeout.
+  httplib::Result metrics = client->Get("/metrics");
+  ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
+  EXPECT_EQ(SampleInt(metrics->body, "sse_gateway_head_timeouts_total"), 1)
+      << metrics->body;
 }
 
 }  // namespace

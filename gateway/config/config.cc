@@ -180,6 +180,10 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
                                     "access_log",
                                     "access_log_queue_lines",
                                     "max_metadata_bytes",
+                                    "head_timeout_ms",
+                                    "idle_timeout_ms",
+                                    "max_connections",
+                                    "event_loops",
                                     "routes",
                                     "forward_headers",
                                     "token_query_param",
@@ -235,7 +239,18 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
        Field(reader, "access_log_queue_lines", &config.access_log_queue_lines,
              &ConfigReader::PositiveInt),
        Field(reader, "max_metadata_bytes", &config.max_metadata_bytes,
-             &ConfigReader::PositiveInt)}));
+             &ConfigReader::PositiveInt),
+       Field(reader, "head_timeout_ms", &config.head_timeout,
+             &ConfigReader::PositiveMillis),
+       Field(reader, "idle_timeout_ms", &config.idle_timeout,
+             &ConfigReader::PositiveMillis),
+       Field(reader, "max_connections", &config.max_connections,
+             &ConfigReader::NonNegativeInt),
+       Field(reader, "event_loops", &config.event_loops,
+             &ConfigReader::NonNegativeInt)}));
+  if (config.event_loops > 64) {
+    return reader.Error("event_loops", "must be at most 64");
+  }
   if (config.access_log != "stderr" && config.access_log != "stdout" &&
       config.access_log != "off") {
     config.access_log = ResolvePath(base_dir, config.access_log);

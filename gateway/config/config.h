@@ -96,6 +96,16 @@ struct GatewayConfig {
   absl::Duration heartbeat = absl::Seconds(15);
   // A client that accepts no bytes for this long is dropped.
   absl::Duration write_timeout = absl::Seconds(30);
+  // The whole request head (and a TLS handshake) must arrive within this,
+  // from the accept or from the first byte of a keep-alive request.
+  absl::Duration head_timeout = absl::Seconds(10);
+  // A keep-alive connection with no request for this long is closed.
+  absl::Duration idle_timeout = absl::Seconds(5);
+  // Connections open at once; beyond it a new one is closed at once. 0: the
+  // process's open-files limit less 512.
+  int64_t max_connections = 0;
+  // Event-loop threads serving connections; 0: one per core (at most 8).
+  int64_t event_loops = 0;
   int64_t max_streams = 0;  // 0: no global limit
   // On SIGTERM/SIGINT, how long open streams may take to close.
   absl::Duration drain_timeout = absl::Seconds(10);

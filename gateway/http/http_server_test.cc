@@ -5,14 +5,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gateway/http/connection_threads.h"
+#include "gateway/http/listener.h"
+#include "gateway/http/server_loops.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -21,12 +22,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A real HttpServer whose handler reports how it saw Last-Event-ID, talked to
-// over a raw socket so the exact request bytes are under the test's control.
+// A real HttpServer on ServerLoops whose handler reports how it saw
+// Last-Event-ID, talked to over a raw socket so the exact request bytes are
+// under the test's control.
 class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_.new_task_queue = [] { return new ConnectionThreads(); };
     server_.Get("/echo", [](const httplib::Request& request,
                             httplib::Response& response) {
       std::string body = absl::StrCat(
@@ -36,19 +37,19 @@ class HttpServerTest : public ::testing::Test {
         absl::StrAppend(&body, ";[",
                         request.get_header_value("Last-Event-ID", i), "]");
       }
-      absl::StrAppend(&body, ";remote=", request.remote_addr);
+      absl::StrAppend(&body, ";remote=", request.remote_addr, ":",
+                      request.remote_port, ";local=", request.local_addr, ":",
+                      request.local_port);
       response.set_content(body, "text/plain");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) absl::SleepFor(absl::Milliseconds(1));
+    absl::StatusOr<Listener> listener = ListenOn("127.0.0.1", 0);
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    port_ = listener->port;
+    loops_ = std::make_unique<ServerLoops>(&server_, ServerLoopsOptions());
+    loops_->Start(std::move(listener->socket));
   }
 
-  void TearDown() override {
-    server_.stop();
-    thread_.join();
-  }
+  void TearDown() override { loops_->Stop(); }
 
   int Connect() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -99,7 +100,7 @@ class HttpServerTest : public ::testing::Test {
 
   HttpServer server_;
   int port_ = 0;
-  std::thread thread_;
+  std::unique_ptr<ServerLoops> loops_;
 };
 
 TEST_F(HttpServerTest, AbsentEmptyAndValueAreDistinct) {
@@ -131,6 +132,33 @@ TEST_F(HttpServerTest, KeepAliveRequestsAreEachRestored) {
   EXPECT_THAT(Exchange(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"),
               HasSubstr("count=0;"));
   ::close(fd);
+}
+
+// The handler sees both ends of the connection as the kernel has them: the
+// remote address from accept() and the local one from the listener.
+TEST_F(HttpServerTest, HandlersSeeBothAddresses) {
+  const int fd = Connect();
+  sockaddr_in client{};
+  socklen_t length = sizeof(client);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&client), &length), 0);
+  const std::string body = Exchange(
+      fd, "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ::close(fd);
+  EXPECT_THAT(
+      body, HasSubstr(absl::StrCat(";remote=127.0.0.1:", ntohs(client.sin_port),
+                                   ";local=127.0.0.1:", port_)));
+}
+
+// Listening on every address, the local address is the one the client
+// connected to, not 0.0.0.0.
+TEST_F(HttpServerTest, WildcardListenerReportsTheConnectedAddress) {
+  loops_->Stop();
+  absl::StatusOr<Listener> listener = ListenOn("0.0.0.0", 0);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  port_ = listener->port;
+  loops_ = std::make_unique<ServerLoops>(&server_, ServerLoopsOptions());
+  loops_->Start(std::move(listener->socket));
+  EXPECT_THAT(Get(""), HasSubstr(absl::StrCat(";local=127.0.0.1:", port_)));
 }
 
 TEST_F(HttpServerTest, HttplibsOwnFieldsCannotBeForged) {

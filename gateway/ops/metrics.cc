@@ -224,7 +224,7 @@ void Metrics::AccessLogLineDropped() {
   access_log_dropped_lines_.fetch_add(1, kRelaxed);
 }
 
-std::string Metrics::RenderPrometheus() const {
+std::string Metrics::RenderPrometheus(const ServerStats& server) const {
   struct Rendered {
     std::string escaped_route;
     RouteMetrics::Snapshot values;
@@ -327,6 +327,28 @@ std::string Metrics::RenderPrometheus() const {
                &out);
   absl::StrAppend(&out, "sse_gateway_access_log_dropped_lines_total ",
                   access_log_dropped_lines_.load(kRelaxed), "\n");
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    int64_t value;
+  } server_series[] = {
+      {"open_connections", "gauge", "HTTP connections open now.",
+       server.open_connections},
+      {"connections_accepted_total", "counter", "HTTP connections accepted.",
+       server.accepted_connections},
+      {"connections_refused_total", "counter",
+       "Connections closed at once because max_connections were open.",
+       server.refused_connections},
+      {"head_timeouts_total", "counter",
+       "Connections closed because a request head (or TLS handshake) did not "
+       "arrive within head_timeout_ms.",
+       server.head_timeouts},
+  };
+  for (const auto& series : server_series) {
+    AppendHeader(series.name, series.type, series.help, &out);
+    absl::StrAppend(&out, "sse_gateway_", series.name, " ", series.value, "\n");
+  }
   return out;
 }
 

@@ -1,13 +1,13 @@
 // Metrics: the gateway's stream counters, rendered in the Prometheus text
 // exposition format (0.0.4) for `/metrics`.
 //
-// Every series but access_log_dropped_lines_total is labelled with the route
-// path. The set of routes is fixed at construction: each route gets a
-// RouteMetrics made of plain atomics, so the hot path (events written by the
-// StreamPump's event loops) takes no lock and looks no string up once the
-// stream has resolved its RouteMetrics with ForRoute().
-// Route names that were not configured are counted under route="" rather
-// than failing; that series appears in the output once it has been used.
+// Every series but the gateway-wide ones (access log, connections) is
+// labelled with the route path. The set of routes is fixed at construction:
+// each route gets a RouteMetrics made of plain atomics, so the hot path (events
+// written by the StreamPump's event loops) takes no lock and looks no string up
+// once the stream has resolved its RouteMetrics with ForRoute(). Route names
+// that were not configured are counted under route="" rather than failing; that
+// series appears in the output once it has been used.
 //
 // Series (all prefixed `sse_gateway_`):
 //   active_streams                        gauge    {route}
@@ -20,6 +20,8 @@
 //   slow_client) limit_rejections_total                counter  {route}
 //   upstream_time_to_first_message_seconds histogram {route}
 //   access_log_dropped_lines_total        counter  (no labels)
+//   open_connections, connections_accepted_total,
+//   connections_refused_total, head_timeouts_total  (no labels; ServerStats)
 // streams_finished_total only lists the {code, reason} pairs seen so far.
 //
 // Thread safety: every method of Metrics and RouteMetrics may be called
@@ -131,6 +133,16 @@ class RouteMetrics {
   std::atomic<int64_t> first_message_sum_nanos_{0};
 };
 
+// The front door's counters (the event loops'), rendered without a route
+// label: open_connections (gauge), connections_accepted_total,
+// connections_refused_total (max_connections reached), head_timeouts_total.
+struct ServerStats {
+  int64_t open_connections = 0;
+  int64_t accepted_connections = 0;
+  int64_t refused_connections = 0;
+  int64_t head_timeouts = 0;
+};
+
 class Metrics {
  public:
   // `routes` are the configured route paths; per-route series exist for each
@@ -152,7 +164,8 @@ class Metrics {
   //   # HELP sse_gateway_active_streams Streams currently open.
   //   # TYPE sse_gateway_active_streams gauge
   //   sse_gateway_active_streams{route="/v1/ticks"} 3
-  std::string RenderPrometheus() const;
+  // `server`: the front door's counters at this moment.
+  std::string RenderPrometheus(const ServerStats& server = {}) const;
 
  private:
   // Configured routes in order, then the route="" fallback (unless "" was

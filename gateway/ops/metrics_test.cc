@@ -91,10 +91,27 @@ sse_gateway_upstream_time_to_first_message_seconds_count{route="/v1/ticks"} 1
 # HELP sse_gateway_access_log_dropped_lines_total Access-log lines dropped because the log's sink did not keep up (access_log_queue_lines were waiting).
 # TYPE sse_gateway_access_log_dropped_lines_total counter
 sse_gateway_access_log_dropped_lines_total 2
+# HELP sse_gateway_open_connections HTTP connections open now.
+# TYPE sse_gateway_open_connections gauge
+sse_gateway_open_connections 3
+# HELP sse_gateway_connections_accepted_total HTTP connections accepted.
+# TYPE sse_gateway_connections_accepted_total counter
+sse_gateway_connections_accepted_total 10
+# HELP sse_gateway_connections_refused_total Connections closed at once because max_connections were open.
+# TYPE sse_gateway_connections_refused_total counter
+sse_gateway_connections_refused_total 2
+# HELP sse_gateway_head_timeouts_total Connections closed because a request head (or TLS handshake) did not arrive within head_timeout_ms.
+# TYPE sse_gateway_head_timeouts_total counter
+sse_gateway_head_timeouts_total 4
 )";
   metrics.AccessLogLineDropped();
   metrics.AccessLogLineDropped();
-  EXPECT_EQ(metrics.RenderPrometheus(), expected);
+  ServerStats server;
+  server.open_connections = 3;
+  server.accepted_connections = 10;
+  server.refused_connections = 2;
+  server.head_timeouts = 4;
+  EXPECT_EQ(metrics.RenderPrometheus(server), expected);
 }
 
 TEST(MetricsTest, ConfiguredRoutesStartAtZeroInOrder) {

@@ -3,23 +3,19 @@
 //
 // The request's Last-Event-ID header is passed to the factory as is: absent
 // (std::nullopt), empty, or the value. A factory error becomes an HTTP error
-// response (see HttpStatusForCode) with a {"code","message"} JSON body, and
-// so does a stream that fails before its first message; UNAVAILABLE is
-// answered by WriteUnavailableResponse instead (an EventSource reconnects).
-// Otherwise the response headers are held back until the stream's first
-// message, its end, or `open_wait`, whichever comes first, so that a stream
-// that fails at once gets a real HTTP status. After that the response is
-// `200 text/event-stream` (Cache-Control: no-cache, X-Accel-Buffering: no,
-// the allowlisted response metadata, chunked, never compressed). httplib
-// writes the head; then its chunked content provider hands the connection
-// (SocketStream::Detach) and an SseResponseWriter to `pump`, which writes the
-// body without holding a thread (see stream_pump.h and sse_response_writer.h):
+// response at once (see HttpStatusForCode) with a {"code","message"} JSON
+// body; UNAVAILABLE is answered by WriteUnavailableResponse instead (an
+// EventSource reconnects). Otherwise the response is deferred
+// (RequestContext::Defer) as a PendingEventStream: its head waits, on the
+// event loop and holding no thread, for the first message, the end, or
+// `open_wait` (see pending_event_stream.h), and its body is then written by
+// the loop as an SseResponseWriter produces it (see sse_response_writer.h):
 //   - every message is written as soon as it is produced (messages that are
 //     ready together go out as one chunk);
 //   - when nothing was written for `heartbeat`, a keep-alive comment ":" is;
 //   - a client that has gone is noticed at once even while the stream is
-//     idle, and a client that accepts no bytes for the server's write
-//     timeout is dropped; either way the stream is cancelled;
+//     idle, and a client that accepts no bytes for the write timeout is
+//     dropped; either way the stream is cancelled;
 //   - when the backend ends the stream, one final `end` event (kEndEventName)
 //     carries {"code": <status code>, "message": "..."}, code 0 for a clean
 //     end, and the response is closed;
@@ -28,10 +24,10 @@
 //     the browser reconnects (to another replica, or later) and resumes.
 //
 // `on_finish` (optional) is called exactly once, when the response is over,
-// with how it went: on the connection's thread for a response that ended
-// before its body, otherwise on the pump's reaper thread. Thread-safe:
-// ServeEventStream runs concurrently on connection threads. The request must
-// be served by HttpServer (which provides SocketStream::ForCurrentThread).
+// with how it went: on the dispatching thread for a factory error, otherwise
+// on the loops' reaper thread. Thread-safe: ServeEventStream runs
+// concurrently on the loops. The request must be served by HttpServer
+// (which provides RequestContext::Current()).
 
 #ifndef SSE_GATEWAY_GATEWAY_SSE_EVENT_STREAM_RESPONSE_H_
 #define SSE_GATEWAY_GATEWAY_SSE_EVENT_STREAM_RESPONSE_H_
@@ -51,9 +47,9 @@
 
 namespace sse_gateway {
 
-// Opens a stream with `factory` and serves it as the response to `request`.
-// `response` keeps the stream (through its content provider) until httplib
-// has written it or the client has gone.
+// Opens a stream with `factory` and serves it as the response to `request`:
+// an error in `response`, or a PendingEventStream deferred to the loop. The
+// headers already in `response` (CORS) are kept either way.
 void ServeEventStream(const httplib::Request& request,
                       const EventStreamFactory& factory,
                       const SseStreamOptions& options,
@@ -76,6 +72,10 @@ bool AcceptsEventStream(const httplib::Request& request);
 // retry_ms with the same Last-Event-ID. Other clients get 503 with the JSON
 // error body and `Retry-After` (seconds, rounded up, at least 1).
 void WriteUnavailableResponse(const httplib::Request& request,
+                              const absl::Status& status, int64_t retry_ms,
+                              httplib::Response& response);
+// The same, for a request known to ask (or not) for an event stream.
+void WriteUnavailableResponse(bool accepts_event_stream,
                               const absl::Status& status, int64_t retry_ms,
                               httplib::Response& response);
 

@@ -1,5 +1,6 @@
-// ServeEventStream through a real httplib server and a real HTTP client, with
-// scripted EventStreams in place of gRPC.
+// ServeEventStream through the real server (HttpServer on ServerLoops, on a
+// loopback port) and a real HTTP client, with scripted EventStreams in place
+// of gRPC.
 
 #include "gateway/sse/event_stream_response.h"
 
@@ -18,9 +19,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "gateway/http/connection_threads.h"
 #include "gateway/http/http_server.h"
-#include "gateway/sse/stream_pump.h"
+#include "gateway/http/listener.h"
+#include "gateway/http/server_loops.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sse_conformance.h"
@@ -119,8 +120,6 @@ class EventStreamResponseTest : public ::testing::Test {
   void SetUp() override {
     options_.open_wait = absl::Seconds(10);
     options_.draining = &draining_;
-    options_.pump = &pump_;
-    server_.new_task_queue = [] { return new ConnectionThreads(); };
     server_.Get("/stream", [this](const httplib::Request& request,
                                   httplib::Response& response) {
       ServeEventStream(
@@ -135,10 +134,11 @@ class EventStreamResponseTest : public ::testing::Test {
           },
           Options(), response);
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) absl::SleepFor(absl::Milliseconds(1));
+    absl::StatusOr<Listener> listener = ListenOn("127.0.0.1", 0);
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    port_ = listener->port;
+    loops_ = std::make_unique<ServerLoops>(&server_, ServerLoopsOptions());
+    loops_->Start(std::move(listener->socket));
   }
 
   void TearDown() override {
@@ -146,9 +146,7 @@ class EventStreamResponseTest : public ::testing::Test {
       absl::MutexLock lock(&shared_->mu);
       shared_->released = 1 << 30;
     }
-    server_.stop();
-    thread_.join();
-    pump_.Stop();
+    loops_->Stop();
   }
 
   SseResponse Get(const httplib::Headers& headers = {}) {
@@ -158,7 +156,7 @@ class EventStreamResponseTest : public ::testing::Test {
 
   HttpServer server_;
   int port_ = 0;
-  std::thread thread_;
+  std::unique_ptr<ServerLoops> loops_;
   absl::Mutex mu_;
   std::vector<std::optional<std::string>> received_ids_;
   absl::Status factory_error_;
@@ -186,7 +184,6 @@ class EventStreamResponseTest : public ::testing::Test {
   std::shared_ptr<ScriptedStream::Shared> shared_ =
       std::make_shared<ScriptedStream::Shared>();
   // Last, so that it stops before what the responses use goes away.
-  StreamPump pump_{1};
 };
 
 // The shared conformance file's last_event_id cases: what the client sends

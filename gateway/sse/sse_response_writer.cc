@@ -36,10 +36,10 @@ SseResponseWriter::~SseResponseWriter() {
   if (options_.on_finish) options_.on_finish(outcome_);
 }
 
-SseResponseWriter::Produced SseResponseWriter::Produce(absl::Time now,
-                                                       std::string* body) {
-  Produced produced;
-  if (ended_) return produced;
+void SseResponseWriter::Produce(absl::Time now, std::string* body) {
+  const size_t size_before = body->size();
+  Produced& produced = unwritten_;
+  if (ended_) return;
   if (pending_.has_value()) {
     Append(*pending_, body, &produced);
     pending_.reset();
@@ -75,11 +75,15 @@ SseResponseWriter::Produced SseResponseWriter::Produce(absl::Time now,
     produced.heartbeat = true;
   }
   heartbeat_requested_ = false;
-  return produced;
+  unwritten_bytes_ += body->size() - size_before;
 }
 
-void SseResponseWriter::Wrote(absl::Time now, size_t body_bytes,
-                              const Produced& produced) {
+void SseResponseWriter::Wrote(absl::Time now) {
+  if (unwritten_bytes_ == 0) return;
+  const size_t body_bytes = unwritten_bytes_;
+  const Produced produced = unwritten_;
+  unwritten_ = Produced();
+  unwritten_bytes_ = 0;
   outcome_.bytes += static_cast<int64_t>(body_bytes);
   last_write_ = now;
   if (produced.heartbeat) ++outcome_.heartbeats;
@@ -91,6 +95,24 @@ void SseResponseWriter::Wrote(absl::Time now, size_t body_bytes,
   events_reported_ = outcome_.events;
 }
 
+void SseResponseWriter::Abandon(AbandonReason reason) {
+  switch (reason) {
+    case AbandonReason::kClientGone:
+      Abandon(CloseReason::kClientGone);
+      return;
+    case AbandonReason::kSlowClient:
+      Abandon(CloseReason::kSlowClient);
+      return;
+    case AbandonReason::kShutdown:
+      Abandon(CloseReason::kShutdown);
+      return;
+  }
+}
+
+bool SseResponseWriter::SetReadyCallback(std::function<void()> on_ready) {
+  return stream_->SetReadyCallback(std::move(on_ready));
+}
+
 void SseResponseWriter::Abandon(CloseReason reason) {
   if (ended_) return;
   stream_->Cancel();
@@ -100,6 +122,7 @@ void SseResponseWriter::Abandon(CloseReason reason) {
 }
 
 absl::Time SseResponseWriter::NextDeadline() const {
+  if (Draining()) return absl::InfinitePast();
   return std::min(
       {end_by_, last_write_ + options_.heartbeat, stream_->Deadline()});
 }

@@ -1,7 +1,7 @@
-// SseResponseWriter: the SSE half of one open response. It pulls an
-// EventStream without ever waiting and turns what is ready into the bytes of
-// the response body; whoever owns it (the StreamPump) writes those bytes and
-// decides when to ask again.
+// SseResponseWriter: the body of one open SSE response (a StreamingBody).
+// It pulls an EventStream without ever waiting and turns what is ready into
+// the bytes of the response body; the event loop that owns it (ServerLoops)
+// writes those bytes and decides when to ask again.
 //
 // What Produce() appends, in order of precedence:
 //   - when the gateway drains, or `max_duration` has passed: a `retry:` hint
@@ -31,12 +31,13 @@
 #include "absl/time/time.h"
 #include "core/event_stream.h"
 #include "core/sse_message.h"
+#include "gateway/http/async_response.h"
 #include "gateway/ops/stream_outcome.h"
 #include "gateway/sse/sse_stream_options.h"
 
 namespace sse_gateway {
 
-class SseResponseWriter {
+class SseResponseWriter : public StreamingBody {
  public:
   // `first` is a message already pulled from `stream`; `final_status` is set
   // when `stream` ended before the response head was written. `options`
@@ -46,48 +47,38 @@ class SseResponseWriter {
                     std::optional<absl::Status> final_status,
                     const SseStreamOptions& options, absl::Time started);
   // Cancels the stream if it has not ended, then reports the outcome.
-  ~SseResponseWriter();
+  ~SseResponseWriter() override;
 
   SseResponseWriter(const SseResponseWriter&) = delete;
   SseResponseWriter& operator=(const SseResponseWriter&) = delete;
 
-  // What Produce() appended.
-  struct Produced {
-    int64_t events = 0;      // messages framed (not heartbeats or `end`)
-    bool heartbeat = false;  // a keep-alive comment was appended
-  };
-
-  // Appends to `*body` what is due at `now` (see the file comment); appends
-  // nothing when there is nothing to do. Never waits.
-  Produced Produce(absl::Time now, std::string* body);
-
-  // Makes the next Produce() that has nothing else to write append a
-  // keep-alive comment, whenever the last write was: a probe of whether the
-  // client is still there.
-  void RequestHeartbeat() { heartbeat_requested_ = true; }
-
-  // Records that `body_bytes` produced earlier have been written at `now`.
-  void Wrote(absl::Time now, size_t body_bytes, const Produced& produced);
+  // StreamingBody. Produce() appends what is due at `now` (see the file
+  // comment), nothing when there is nothing to do, and never waits; Wrote()
+  // records that all of it has been written.
+  void Produce(absl::Time now, std::string* out) override;
+  void Wrote(absl::Time now) override;
+  void RequestKeepAlive() override { heartbeat_requested_ = true; }
+  void Abandon(AbandonReason reason) override;
+  bool ended() const override { return ended_; }
+  // InfinitePast() while the gateway drains (Produce() then ends the
+  // stream).
+  absl::Time NextDeadline() const override;
+  bool SetReadyCallback(std::function<void()> on_ready) override;
 
   // Ends the response because of the client (gone, too slow) or the
   // gateway's stop: cancels the stream. Idempotent after the end.
   void Abandon(CloseReason reason);
 
-  // True once the last bytes of the response have been produced (or the
-  // response was abandoned).
-  bool ended() const { return ended_; }
-
-  // The next time Produce() has something to do even if the stream stays
-  // silent (a heartbeat, max_duration, or the stream's Deadline());
-  // InfiniteFuture() if never.
-  absl::Time NextDeadline() const;
-
   // Whether the gateway is draining (Produce() then ends the stream).
   bool Draining() const;
 
-  EventStream& stream() { return *stream_; }
-
  private:
+  // What one Produce() appended.
+  struct Produced {
+    int64_t events = 0;      // messages framed (not heartbeats or `end`)
+    bool heartbeat = false;  // a keep-alive comment was appended
+  };
+
   void NoteFirstMessage(absl::Time now);
   void AppendEnd(const absl::Status& status, std::string* body);
   void AppendReconnect(CloseReason reason, std::string* body);
@@ -102,6 +93,9 @@ class SseResponseWriter {
   absl::Time last_write_;
   bool ended_ = false;
   bool heartbeat_requested_ = false;
+  // What Produce() appended since the last Wrote().
+  Produced unwritten_;
+  size_t unwritten_bytes_ = 0;
   StreamOutcome outcome_;
   int64_t events_reported_ = 0;  // outcome_.events already in the metrics
 };

@@ -39,8 +39,8 @@ class SseResponseWriterTest : public ::testing::Test {
   // Produces at `now` and records it as written.
   std::string ProduceAndWrite(SseResponseWriter& writer, absl::Time now) {
     std::string body;
-    SseResponseWriter::Produced produced = writer.Produce(now, &body);
-    if (!body.empty()) writer.Wrote(now, body.size(), produced);
+    writer.Produce(now, &body);
+    writer.Wrote(now);
     return body;
   }
 
@@ -99,7 +99,7 @@ TEST_F(SseResponseWriterTest, HeartbeatOnlyAfterTheIdleTime) {
   EXPECT_EQ(ProduceAndWrite(*writer, t0_ + absl::Minutes(62)), "");
   // A requested heartbeat (the pump's probe of a half-closed client) comes
   // at once, once.
-  writer->RequestHeartbeat();
+  writer->RequestKeepAlive();
   EXPECT_EQ(ProduceAndWrite(*writer, t0_ + absl::Minutes(63)), ":\n\n");
   EXPECT_EQ(ProduceAndWrite(*writer, t0_ + absl::Minutes(64)), "");
   writer.reset();
@@ -131,6 +131,7 @@ TEST_F(SseResponseWriterTest, DrainingEndsWithARetryHint) {
   feed_->PushData("x");
   draining = true;
   EXPECT_TRUE(writer->Draining());
+  EXPECT_EQ(writer->NextDeadline(), absl::InfinitePast());
   EXPECT_EQ(ProduceAndWrite(*writer, t0_), "retry: 2500\n\n");
   writer.reset();
   EXPECT_EQ(outcome_->reason, CloseReason::kShutdown);
@@ -162,8 +163,8 @@ TEST_F(SseResponseWriterTest, OneProduceStopsNearTheChunkSize) {
 
 TEST_F(SseResponseWriterTest, AbandonReportsTheReasonOnce) {
   auto writer = MakeWriter();
-  writer->Abandon(CloseReason::kSlowClient);
-  writer->Abandon(CloseReason::kClientGone);  // Ignored: already ended.
+  writer->Abandon(AbandonReason::kSlowClient);
+  writer->Abandon(AbandonReason::kClientGone);  // Ignored: already ended.
   EXPECT_TRUE(writer->ended());
   writer.reset();
   ASSERT_EQ(reports_, 1);

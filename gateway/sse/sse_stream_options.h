@@ -1,6 +1,6 @@
 // SseStreamOptions: how one SSE response is served (header hold,
-// heartbeats, max duration, draining, metrics, outcome reporting, and the
-// StreamPump that writes its body). See event_stream_response.h.
+// heartbeats, max duration, draining, metrics, outcome reporting). See
+// event_stream_response.h.
 
 #ifndef SSE_GATEWAY_GATEWAY_SSE_SSE_STREAM_OPTIONS_H_
 #define SSE_GATEWAY_GATEWAY_SSE_SSE_STREAM_OPTIONS_H_
@@ -18,8 +18,6 @@
 #include "gateway/ops/stream_outcome.h"
 
 namespace sse_gateway {
-
-class StreamPump;
 
 // Messages that are ready together are written as one chunk up to this size.
 inline constexpr size_t kMaxChunkBytes = 64 * 1024;
@@ -40,9 +38,6 @@ struct SseStreamOptions {
   // owned; may be null.
   RouteMetrics* metrics = nullptr;
   std::function<void(const StreamOutcome&)> on_finish;
-  // Writes the bodies of the responses. Not owned; must outlive every
-  // response. Required.
-  StreamPump* pump = nullptr;
   // Lower-case keys of the stream's ResponseMetadata() copied, when present,
   // to the response headers as they are committed (after the first message,
   // the end, or open_wait). Metadata that arrives later cannot be copied.

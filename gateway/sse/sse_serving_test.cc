@@ -1,8 +1,9 @@
-// StreamPump over real sockets (socketpair) with scripted EventStreams: what
-// the client end reads, and how each way of ending a response is reported.
+// An SSE response served end to end by the real server (HttpServer on
+// ServerLoops, on a loopback port) with a hand-fed EventStream: what a raw
+// client reads, and how each way of ending a response is reported.
 
-#include "gateway/sse/stream_pump.h"
-
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/http/http_server.h"
+#include "gateway/http/listener.h"
+#include "gateway/http/server_loops.h"
+#include "gateway/sse/event_stream_response.h"
 #include "gateway/sse/fed_event_stream.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -27,37 +32,78 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class StreamPumpTest : public ::testing::Test {
+class SseServingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    int fds[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    server_fd_ = fds[0];
-    client_fd_ = fds[1];
+    server_.Get("/s", [this](const httplib::Request& request,
+                             httplib::Response& response) {
+      SseStreamOptions options;
+      options.heartbeat = heartbeat_;
+      options.open_wait = absl::ZeroDuration();  // The head at once.
+      options.on_finish = [this](const StreamOutcome& outcome) {
+        absl::MutexLock lock(&mu_);
+        outcome_ = outcome;
+      };
+      ServeEventStream(
+          request,
+          [this](const std::optional<std::string>&)
+              -> absl::StatusOr<std::unique_ptr<EventStream>> {
+            return std::unique_ptr<EventStream>(new FedEventStream(feed_));
+          },
+          options, response);
+    });
   }
 
   void TearDown() override {
-    pump_.Stop();
+    if (loops_ != nullptr) loops_->Stop();
     if (client_fd_ >= 0) ::close(client_fd_);
   }
 
-  // Hands the server end to the pump with a FedEventStream.
-  void Adopt(
-      absl::Duration heartbeat = absl::Hours(1),
-      absl::Duration write_timeout = absl::Seconds(30),
-      StreamPump::BodyFraming framing = StreamPump::BodyFraming::kChunked) {
-    SseStreamOptions options;
-    options.heartbeat = heartbeat;
-    options.on_finish = [this](const StreamOutcome& outcome) {
-      absl::MutexLock lock(&mu_);
-      outcome_ = outcome;
-    };
-    auto writer = std::make_unique<SseResponseWriter>(
-        std::make_unique<FedEventStream>(feed_), std::nullopt, std::nullopt,
-        options, absl::Now());
-    pump_.Adopt(std::make_unique<DetachedConnection>(UniqueFd(server_fd_),
-                                                     nullptr, write_timeout),
-                std::move(writer), framing);
+  // Starts serving and sends `GET /s` from a client with a receive buffer
+  // of `receive_buffer` bytes (0: the default).
+  void Open(absl::Duration heartbeat = absl::Hours(1),
+            absl::Duration write_timeout = absl::Seconds(30),
+            const char* version = "HTTP/1.1", int receive_buffer = 0) {
+    heartbeat_ = heartbeat;
+    absl::StatusOr<Listener> listener = ListenOn("127.0.0.1", 0);
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    ServerLoopsOptions options;
+    options.limits.write_timeout = write_timeout;
+    loops_ = std::make_unique<ServerLoops>(&server_, options);
+    const int port = listener->port;
+    loops_->Start(std::move(listener->socket));
+    client_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(client_fd_, 0);
+    if (receive_buffer > 0) {
+      ASSERT_EQ(setsockopt(client_fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+                           sizeof(receive_buffer)),
+                0);
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(client_fd_, reinterpret_cast<sockaddr*>(&address),
+                        sizeof(address)),
+              0);
+    const std::string request = absl::StrCat("GET /s ", version, "\r\n\r\n");
+    ASSERT_EQ(::send(client_fd_, request.data(), request.size(), 0),
+              static_cast<ssize_t>(request.size()));
+    // The head is written once the stream is open.
+    ASSERT_THAT(ReadUntil("\r\n\r\n"), HasSubstr("200 OK"));
+    received_.erase(0, received_.find("\r\n\r\n") + 4);
+    ASSERT_TRUE(WaitWatched());
+  }
+
+  // Whether the stream is being watched (the loop has registered its ready
+  // callback), waiting for it at most 30 s.
+  bool WaitWatched() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!feed_->watched()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return true;
   }
 
   void Push(std::string data) { feed_->PushData(std::move(data)); }
@@ -89,8 +135,9 @@ class StreamPumpTest : public ::testing::Test {
 
   bool WasCancelled() { return feed_->cancelled(); }
 
-  StreamPump pump_{1};
-  int server_fd_ = -1;
+  HttpServer server_;
+  std::unique_ptr<ServerLoops> loops_;
+  absl::Duration heartbeat_ = absl::Hours(1);
   int client_fd_ = -1;
   std::string received_;
   std::shared_ptr<FedEventStream::Feed> feed_ =
@@ -99,8 +146,8 @@ class StreamPumpTest : public ::testing::Test {
   std::optional<StreamOutcome> outcome_ ABSL_GUARDED_BY(mu_);
 };
 
-TEST_F(StreamPumpTest, WritesEventsAsChunksThenTheEndAndTheLastChunk) {
-  Adopt();
+TEST_F(SseServingTest, WritesEventsAsChunksThenTheEndAndTheLastChunk) {
+  Open();
   Push("one");
   EXPECT_THAT(ReadUntil("data: one\n\n"), HasSubstr("\r\ndata: one\n\n\r\n"));
   Push("two");
@@ -117,8 +164,8 @@ TEST_F(StreamPumpTest, WritesEventsAsChunksThenTheEndAndTheLastChunk) {
   EXPECT_EQ(outcome->code, absl::StatusCode::kOk);
 }
 
-TEST_F(StreamPumpTest, ClientCloseCancelsAnIdleStream) {
-  Adopt();
+TEST_F(SseServingTest, ClientCloseCancelsAnIdleStream) {
+  Open();
   Push("hello");
   ReadUntil("data: hello\n\n");
   ::close(client_fd_);
@@ -131,10 +178,10 @@ TEST_F(StreamPumpTest, ClientCloseCancelsAnIdleStream) {
 }
 
 // A client that shut down only its sending side still reads: the stream
-// goes on to its end (before the fix the pump took the half-close for a
-// disconnect). The pump answers the half-close with a probe comment.
-TEST_F(StreamPumpTest, HalfClosedClientGetsTheWholeStream) {
-  Adopt();
+// goes on to its end (before it was fixed the half-close was taken for a
+// disconnect). The loop answers the half-close with a probe comment.
+TEST_F(SseServingTest, HalfClosedClientGetsTheWholeStream) {
+  Open();
   Push("one");
   ReadUntil("data: one\n\n");
   ASSERT_EQ(::shutdown(client_fd_, SHUT_WR), 0);
@@ -151,8 +198,8 @@ TEST_F(StreamPumpTest, HalfClosedClientGetsTheWholeStream) {
   EXPECT_FALSE(WasCancelled());
 }
 
-TEST_F(StreamPumpTest, HeartbeatOnAnIdleStream) {
-  Adopt(/*heartbeat=*/absl::Milliseconds(200));
+TEST_F(SseServingTest, HeartbeatOnAnIdleStream) {
+  Open(/*heartbeat=*/absl::Milliseconds(200));
   Push("first");
   ReadUntil("data: first\n\n");
   EXPECT_THAT(ReadUntil(":\n\n"), HasSubstr("\r\n:\n\n\r\n"));
@@ -160,13 +207,9 @@ TEST_F(StreamPumpTest, HeartbeatOnAnIdleStream) {
 
 // A body far larger than the socket buffers goes out in partial writes, as
 // the reader makes room: every byte arrives, in order, once.
-TEST_F(StreamPumpTest, PartialWritesDeliverEveryByteInOrder) {
-  int small = 4096;
-  ASSERT_EQ(
-      setsockopt(server_fd_, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-  ASSERT_EQ(
-      setsockopt(client_fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-  Adopt();
+TEST_F(SseServingTest, PartialWritesDeliverEveryByteInOrder) {
+  Open(absl::Hours(1), absl::Seconds(30), "HTTP/1.1",
+       /*receive_buffer=*/4096);
   std::string expected;
   for (int i = 0; i < 200; ++i) {
     std::string data = absl::StrCat(i, ":", std::string(3000, 'a' + i % 26));
@@ -199,8 +242,9 @@ TEST_F(StreamPumpTest, PartialWritesDeliverEveryByteInOrder) {
 
 // A client that accepts no bytes for the write timeout is dropped as slow,
 // and its stream cancelled.
-TEST_F(StreamPumpTest, ClientThatStopsReadingIsDroppedAsSlow) {
-  Adopt(absl::Hours(1), /*write_timeout=*/absl::Milliseconds(300));
+TEST_F(SseServingTest, ClientThatStopsReadingIsDroppedAsSlow) {
+  Open(absl::Hours(1), /*write_timeout=*/absl::Milliseconds(300), "HTTP/1.1",
+       /*receive_buffer=*/4096);
   const std::string big(64 * 1024, 'x');
   for (int i = 0; i < 64; ++i) Push(big);  // Far more than the buffers hold.
   std::optional<StreamOutcome> outcome = WaitForOutcome();
@@ -212,8 +256,8 @@ TEST_F(StreamPumpTest, ClientThatStopsReadingIsDroppedAsSlow) {
 
 // HTTP/1.0 has no chunked coding: the body is the raw event stream, ended by
 // closing the connection.
-TEST_F(StreamPumpTest, CloseFramingWritesRawBytesThenCloses) {
-  Adopt(absl::Hours(1), absl::Seconds(30), StreamPump::BodyFraming::kClose);
+TEST_F(SseServingTest, CloseFramingWritesRawBytesThenCloses) {
+  Open(absl::Hours(1), absl::Seconds(30), "HTTP/1.0");
   Push("one");
   End(absl::OkStatus());
   const std::string all = ReadUntil("never appears");
@@ -222,16 +266,16 @@ TEST_F(StreamPumpTest, CloseFramingWritesRawBytesThenCloses) {
             "event: end\ndata: {\"code\":0,\"message\":\"\"}\n\n");
 }
 
-TEST_F(StreamPumpTest, StopAbandonsOpenResponses) {
-  Adopt();
+TEST_F(SseServingTest, StopAbandonsOpenResponses) {
+  Open();
   Push("x");
   ReadUntil("data: x\n\n");
-  pump_.Stop();
+  loops_->Stop();
   std::optional<StreamOutcome> outcome = WaitForOutcome();
   ASSERT_TRUE(outcome.has_value());
   EXPECT_EQ(outcome->reason, CloseReason::kShutdown);
   EXPECT_TRUE(WasCancelled());
-  EXPECT_EQ(pump_.open_responses(), 0);
+  EXPECT_EQ(loops_->open_responses(), 0);
 }
 
 }  // namespace

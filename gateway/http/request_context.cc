@@ -1,0 +1,25 @@
+#include "gateway/http/request_context.h"
+
+#include "core/check.h"
+
+namespace sse_gateway {
+namespace {
+
+thread_local RequestContext* current_context = nullptr;
+
+}  // namespace
+
+RequestContext::RequestContext() : previous_(current_context) {
+  current_context = this;
+}
+
+RequestContext::~RequestContext() { current_context = previous_; }
+
+RequestContext* RequestContext::Current() { return current_context; }
+
+void RequestContext::Defer(std::unique_ptr<DeferredResponse> response) {
+  SSE_GATEWAY_DCHECK(deferred_ == nullptr);  // At most once per request.
+  deferred_ = std::move(response);
+}
+
+}  // namespace sse_gateway
