@@ -326,7 +326,8 @@ def section_churn(cells, systems, plabels, targets, plot):
                          fmt_spread(c.spread(field("cycles_per_s")), 1), before_after(c, "rss_kib"),
                          before_after(c, "threads"), before_after(c, "fds"), base])
             if s == "gateway":
-                targets.append((f"Churn ({row}): gateway back at baseline",
+                label = short_label(c, ("concurrency", " concurrent"))
+                targets.append((f"Churn ({label}): gateway back at baseline",
                                 f"{sum(flags)}/{len(flags)} runs at baseline" if flags else DASH,
                                 ("met" if all(flags) else "missed") if flags else f"{DASH} (no data)"))
     lines = []
@@ -335,9 +336,10 @@ def section_churn(cells, systems, plabels, targets, plot):
         peer = cell(cells, "churn", row, "grpc-gateway").med(field("cycles_per_s"))
         vs_peer = g / peer if g is not None and peer else None
         vs_before = g / CHURN_BEFORE_FRONT_DOOR if g is not None else None
-        targets.append((f"Churn ({row}): gateway ≥ 1.5× grpc-gateway cycles/s",
+        label = short_label(cell(cells, "churn", row, "gateway"), ("concurrency", " concurrent"))
+        targets.append((f"Churn ({label}): gateway ≥ 1.5× grpc-gateway cycles/s",
                         f"{fmt(vs_peer, 2, '×')} ({fmt(g)} vs {fmt(peer)})", judge(vs_peer, 1.5)))
-        targets.append((f"Churn ({row}): gateway ≥ 2× the {CHURN_BEFORE_FRONT_DOOR:,} cycles/s before "
+        targets.append((f"Churn ({label}): gateway ≥ 2× the {CHURN_BEFORE_FRONT_DOOR:,} cycles/s before "
                         "the event-loop front door", f"{fmt(vs_before, 2, '×')} ({fmt(g)})",
                         judge(vs_before, 2.0)))
         lines.append(f"- {row}: gateway/grpc-gateway = {fmt(vs_peer, 2, '×')}; gateway/before "
@@ -351,6 +353,16 @@ def section_churn(cells, systems, plabels, targets, plot):
                      "back at baseline?"], rows)
             + "\n\n" + "\n".join(lines)
             + failure_notes(cells, "churn", systems) + f"\n\n![churn]({plot('churn.png')})\n")
+
+
+def short_label(c, *parts):
+    """A cell's main parameters for a target's name, e.g. '5,000/s to 18,000 streams'."""
+    params = c.runs[0].get("params", {}) if c.runs else {}
+    out = ""
+    for key, suffix in parts:
+        v = params.get(key)
+        out += (f"{v:,.0f}" if isinstance(v, (int, float)) else "?") + suffix
+    return out
 
 
 def threads_constant(t, before="threads_before", after="threads_hold"):
@@ -373,16 +385,17 @@ def section_ramp(cells, systems, plabels, targets, plot):
         g = cell(cells, "ramp", row, "gateway")
         if not g.runs:
             continue
+        label = short_label(g, ("ramp_per_s", "/s to "), ("streams", " streams"))
         p99 = g.med(ttfe99)
-        targets.append((f"Ramp ({row}): first-event p99 ≤ 50 ms", fmt(p99, 1, " ms"),
+        targets.append((f"Ramp ({label}): first-event p99 ≤ 50 ms", fmt(p99, 1, " ms"),
                         judge(p99, 50.0, higher_better=False)))
         res = g.ok_results()
         whole = [r for r in res if r.get("failed", 1) == 0 and r.get("connected") == r.get("connections")]
-        targets.append((f"Ramp ({row}): nothing refused (every stream gets its first event, every run)",
+        targets.append((f"Ramp ({label}): nothing refused (every stream gets its first event, every run)",
                         f"{len(whole)}/{len(g.runs)} runs complete",
                         "met" if g.runs and len(whole) == len(g.runs) else "missed"))
         flat = [threads_constant(r["target"]) for r in res if "target" in r]
-        targets.append((f"Ramp ({row}): threads constant (hold − before ≤ {THREAD_SLACK})",
+        targets.append((f"Ramp ({label}): threads constant (hold − before ≤ {THREAD_SLACK})",
                         f"{sum(flat)}/{len(flat)} runs", "met" if flat and all(flat) else "missed"))
     return ("## Scenario 5 — Ramp of new streams\n\n"
             "New streams opened at a fixed rate until all are held; time to first event of every one. "
@@ -418,26 +431,27 @@ def section_slowheads(cells, systems, plabels, targets, plot):
         if not g.runs:
             continue
         res = g.ok_results()
+        label = short_label(g, ("connections", " connections"))
         p, t = g.med(probe99), g.med(ttfe99)
-        targets.append((f"Slow heads ({row}): /healthz p99 ≤ 50 ms while held", fmt(p, 2, " ms"),
+        targets.append((f"Slow heads ({label}): /healthz p99 ≤ 50 ms while held", fmt(p, 2, " ms"),
                         judge(p, 50.0, higher_better=False)))
-        targets.append((f"Slow heads ({row}): fresh stream first event p99 ≤ 100 ms while held",
+        targets.append((f"Slow heads ({label}): fresh stream first event p99 ≤ 100 ms while held",
                         fmt(t, 2, " ms"), judge(t, 100.0, higher_better=False)))
         flat = [threads_constant(r["target"]) for r in res if "target" in r]
-        targets.append((f"Slow heads ({row}): threads constant (hold − before ≤ {THREAD_SLACK})",
+        targets.append((f"Slow heads ({label}): threads constant (hold − before ≤ {THREAD_SLACK})",
                         f"{sum(flat)}/{len(flat)} runs", "met" if flat and all(flat) else "missed"))
         per = g.med(field("target", "rss_per_held_kib"))
-        targets.append((f"Slow heads ({row}): RSS per held connection ≤ 4 KiB", fmt(per, 2, " KiB"),
+        targets.append((f"Slow heads ({label}): RSS per held connection ≤ 4 KiB", fmt(per, 2, " KiB"),
                         judge(per, 4.0, higher_better=False)))
         # head_timeout_ms is 10 s (bench/gateway.yaml); the reaper runs at least once a second.
         timely = [r for r in res if r.get("closed") == r.get("opened") and r.get("first_close_s", 0) >= 9.9
                   and r.get("last_close_s", 1e9) <= 12.0]
-        targets.append((f"Slow heads ({row}): all closed at head_timeout_ms = 10 s (between 10 and 12 s)",
+        targets.append((f"Slow heads ({label}): all closed at head_timeout_ms = 10 s (between 10 and 12 s)",
                         f"{len(timely)}/{len(g.runs)} runs; last at {fmt(g.med(field('last_close_s')), 2)} s",
                         "met" if g.runs and len(timely) == len(g.runs) else "missed"))
         back = [abs(r["target"]["rss_kib_after"] - r["target"]["rss_kib_before"])
                 <= 0.10 * r["target"]["rss_kib_before"] for r in res if "target" in r]
-        targets.append((f"Slow heads ({row}): RSS afterwards within 10% of before",
+        targets.append((f"Slow heads ({label}): RSS afterwards within 10% of before",
                         f"{sum(back)}/{len(back)} runs", "met" if back and all(back) else "missed"))
     return ("## Scenario 6 — Slow heads\n\n"
             "Connections that each send a request line and then one header line every 3 s, never finishing "
