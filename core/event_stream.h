@@ -33,6 +33,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/sse_message.h"
 
@@ -85,6 +87,25 @@ class EventStream {
     return false;
   }
 };
+
+// A stream may end asking its consumer to have the client reconnect rather
+// than to report an end (e.g. a fan-out subscriber that fell behind the
+// shared ring: its reconnect resumes it). Its FinalStatus() then carries the
+// payload kReconnectPayloadUrl; the SSE layer answers with a `retry:` hint
+// and no `end` event. ReconnectStatus() makes such a status (code
+// RESOURCE_EXHAUSTED, with `message`); IsReconnectStatus() recognises one.
+inline constexpr absl::string_view kReconnectPayloadUrl =
+    "type.sse-gateway/reconnect";
+
+inline absl::Status ReconnectStatus(absl::string_view message) {
+  absl::Status status = absl::ResourceExhaustedError(message);
+  status.SetPayload(kReconnectPayloadUrl, absl::Cord("1"));
+  return status;
+}
+
+inline bool IsReconnectStatus(const absl::Status& status) {
+  return status.GetPayload(kReconnectPayloadUrl).has_value();
+}
 
 // Opens an EventStream. `last_event_id` is the client's Last-Event-ID: absent
 // (std::nullopt) on a first connection, possibly empty on a reconnect. Returns

@@ -111,6 +111,20 @@ absl::Status ValidateSseMessage(const SseMessage& message) {
 absl::Status AppendSseMessage(const SseMessage& message, std::string* out) {
   RETURN_IF_ERROR(ValidateSseMessage(message));
 
+  if (message.framed != nullptr) {  // Framed once, e.g. for many subscribers.
+    if (message.retry_ms) {
+      const absl::AlphaNum retry_text(*message.retry_ms);
+      ReserveExtra(
+          kRetryPrefix.size() + retry_text.size() + 1 + message.framed->size(),
+          out);
+      out->append(kRetryPrefix.data(), kRetryPrefix.size());
+      out->append(retry_text.data(), retry_text.size());
+      out->push_back('\n');
+    }
+    out->append(*message.framed);
+    return absl::OkStatus();
+  }
+
   if (!message.id && !message.event && !message.data && !message.retry_ms) {
     out->append(kKeepAlive.data(), kKeepAlive.size());
     return absl::OkStatus();

@@ -36,7 +36,9 @@ absl::Status ValidateSseMessage(const SseMessage& message);
 
 // Appends the wire bytes of `message` to `*out` (owned by the caller; existing
 // contents are kept). On error returns the ValidateSseMessage status and
-// leaves `*out` unchanged.
+// leaves `*out` unchanged. A message with `framed` bytes (which must come
+// from AppendSseMessage) appends a `retry:` line if retry_ms is set, then
+// those bytes as they are.
 absl::Status AppendSseMessage(const SseMessage& message, std::string* out);
 
 // Returns the wire bytes of `message`, or the ValidateSseMessage error.

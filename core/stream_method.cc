@@ -12,6 +12,8 @@
 #include "core/grpc_stream_call.h"
 #include "core/request_builder.h"
 #include "core/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace sse_gateway {
 namespace {
@@ -271,6 +273,36 @@ absl::StatusOr<std::unique_ptr<EventStream>> StreamMethod::Open(
       std::make_unique<GrpcEventStream>(
           std::move(call), method_, response_prototype_, std::move(rendering)),
       &open_streams_[channel]));
+}
+
+std::string StreamMethod::SharingKey(
+    const google::protobuf::Message& request) const {
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  if (!resume_field_.empty()) {
+    // Walk down only through containers that are set: clearing must not
+    // create empty ones (they would change the bytes).
+    google::protobuf::Message* container = copy.get();
+    for (size_t i = 0; container != nullptr && i + 1 < resume_field_.size();
+         ++i) {
+      const google::protobuf::Reflection* reflection =
+          container->GetReflection();
+      container = reflection->HasField(*container, resume_field_[i])
+                      ? reflection->MutableMessage(container, resume_field_[i])
+                      : nullptr;
+    }
+    if (container != nullptr) {
+      container->GetReflection()->ClearField(container, resume_field_.back());
+    }
+  }
+  std::string key;
+  {
+    google::protobuf::io::StringOutputStream output(&key);
+    google::protobuf::io::CodedOutputStream coded(&output);
+    coded.SetSerializationDeterministic(true);
+    copy->SerializeToCodedStream(&coded);
+  }
+  return key;
 }
 
 }  // namespace sse_gateway

@@ -111,6 +111,11 @@ class StreamMethod {
       const std::vector<std::pair<std::string, std::string>>& metadata,
       std::optional<absl::Duration> timeout = std::nullopt) const;
 
+  // The bytes that identify `request` (a message of the method's input
+  // type) when calls are shared (fan-out): its deterministic serialization
+  // with the resume field cleared, since each call sets that one itself.
+  std::string SharingKey(const google::protobuf::Message& request) const;
+
   // The method's descriptor, owned by the Schema.
   const google::protobuf::MethodDescriptor* method() const { return method_; }
 

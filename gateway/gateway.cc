@@ -171,6 +171,21 @@ absl::Status Gateway::AddRoute(const PlannedRoute& planned) {
   options.global_limiter = &global_limiter_;
   options.forwarding =
       MetadataForwarding(config_.forward_headers, config_.token_query_param);
+  if (route.fanout.has_value()) {
+    if (fanout_hub_ == nullptr) fanout_hub_ = std::make_unique<FanoutHub>();
+    StreamRouteOptions::Fanout fanout;
+    fanout.hub = fanout_hub_.get();
+    fanout.options.replay_events =
+        static_cast<size_t>(route.fanout->replay_events);
+    fanout.options.replay_age = route.fanout->replay_age;
+    fanout.options.linger = route.fanout->linger;
+    fanout.options.on_gap = route.fanout->on_gap;
+    fanout.options.assign_ids = route.upstream.id_field.empty();
+    fanout.options.retry_ms = route.upstream.retry_ms;
+    fanout.is_public = route.fanout->is_public;
+    fanout.observer = options.sse.metrics->EnableFanout();
+    options.fanout = std::move(fanout);
+  }
   options.on_finish = [this](const StreamRequestInfo& info,
                              const StreamOutcome& outcome) {
     LogStream(info, outcome);

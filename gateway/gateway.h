@@ -44,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "core/fanout_hub.h"
 #include "core/schema.h"
 #include "gateway/backend_pool.h"
 #include "gateway/config/config.h"
@@ -126,6 +127,10 @@ class Gateway {
   Metrics metrics_;
   std::unique_ptr<AccessLog> access_log_;  // Null: access_log is "off".
   RouteTable routes_;
+  // Shared upstream calls of fan-out routes; null when no route has fanout.
+  // Destroyed after loops_ (whose streams subscribe to it) and before
+  // routes_ (whose StreamMethods opened its calls).
+  std::unique_ptr<FanoutHub> fanout_hub_;
 
   std::shared_ptr<const TlsServerContext> tls_;  // Null: plain HTTP.
   HttpServer server_;

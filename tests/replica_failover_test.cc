@@ -46,6 +46,8 @@ namespace {
 
 constexpr char kNginx[] = "/usr/sbin/nginx";
 constexpr char kNginxSite[] = "deploy/nginx/sse-gateway.conf";
+// The key-affine variant for fan-out routes.
+constexpr char kNginxFanoutSite[] = "deploy/nginx/sse-gateway-fanout.conf";
 constexpr char kActiveStreams[] =
     "sse_gateway_active_streams{route=\"/v1/ticks\"}";
 constexpr char kStreamsStarted[] =
@@ -89,6 +91,7 @@ int FreePort() {
 // The committed site config with only the `listen` address and the host:port
 // of the upstream `server` lines replaced; every other line as committed.
 absl::StatusOr<std::string> SiteForTest(absl::string_view committed,
+                                        absl::string_view site_name,
                                         int listen_port,
                                         const std::vector<int>& replica_ports) {
   std::vector<std::string> lines;
@@ -118,24 +121,25 @@ absl::StatusOr<std::string> SiteForTest(absl::string_view committed,
   }
   if (listens != 1 || servers != replica_ports.size()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        kNginxSite, " has ", listens, " listen lines and ", servers,
+        site_name, " has ", listens, " listen lines and ", servers,
         " upstream servers; the test expects 1 and ", replica_ports.size()));
   }
   return absl::StrJoin(lines, "\n");
 }
 
-// The committed config itself: the directives streams depend on are there,
+// The directives streams depend on are in the committed site file `path`,
 // and nginx's read timeout leaves room for the gateway's heartbeats.
-TEST(NginxSiteConfigTest, StreamsAreUnbufferedAndOutliveHeartbeats) {
-  const std::string site = ReadFileOrEmpty(kNginxSite);
-  ASSERT_FALSE(site.empty()) << kNginxSite;
+void ExpectStreamingDirectives(const char* path) {
+  const std::string site = ReadFileOrEmpty(path);
+  ASSERT_FALSE(site.empty()) << path;
   for (const char* directive :
        {"proxy_http_version 1.1;", "proxy_set_header Connection \"\";",
         "proxy_buffering off;", "proxy_cache off;",
         "proxy_next_upstream error timeout", "proxy_pass_request_headers on;",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "error_page 502 504 = @no_replica;"}) {
-    EXPECT_TRUE(absl::StrContains(site, directive)) << directive;
+    EXPECT_TRUE(absl::StrContains(site, directive))
+        << path << ": " << directive;
   }
   absl::string_view rest = site;
   ASSERT_TRUE(absl::StrContains(rest, "proxy_read_timeout "));
@@ -144,6 +148,17 @@ TEST(NginxSiteConfigTest, StreamsAreUnbufferedAndOutliveHeartbeats) {
   ASSERT_TRUE(
       absl::ParseDuration(rest.substr(0, rest.find(';')), &read_timeout));
   EXPECT_GE(read_timeout, 4 * kDefaultHeartbeat);
+}
+
+TEST(NginxSiteConfigTest, StreamsAreUnbufferedAndOutliveHeartbeats) {
+  ExpectStreamingDirectives(kNginxSite);
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(kNginxSite), "least_conn;"));
+}
+
+TEST(NginxSiteConfigTest, TheFanoutVariantHashesTheStreamKey) {
+  ExpectStreamingDirectives(kNginxFanoutSite);
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(kNginxFanoutSite),
+                                "hash $request_uri consistent;"));
 }
 
 ChildProcess::Options NginxOutput() {
@@ -171,6 +186,7 @@ class ReplicaFailoverTest : public ::testing::Test {
     dir_ = demo->dir;
     backend_ = std::move(demo->backend.process);
     gateway_config_ = demo->gateway_config;
+    ASSERT_NO_FATAL_FAILURE(EditGatewayConfig(gateway_config_));
     std::vector<int> replica_ports;
     for (int i = 0; i < 2; ++i) {
       absl::StatusOr<ListeningProcess> replica =
@@ -183,16 +199,21 @@ class ReplicaFailoverTest : public ::testing::Test {
     StartNginx(replica_ports);
   }
 
+  // The committed site file nginx runs.
+  virtual const char* Site() const { return kNginxSite; }
+  // Changes the replicas' config file (at `path`) before they start.
+  virtual void EditGatewayConfig(const std::string& /*path*/) {}
+
   // Starts nginx on a free port with a copy of the committed site config;
   // retries with another port if the chosen one was taken meanwhile.
   void StartNginx(const std::vector<int>& replica_ports) {
-    const std::string committed = ReadFileOrEmpty(kNginxSite);
-    ASSERT_FALSE(committed.empty()) << kNginxSite;
+    const std::string committed = ReadFileOrEmpty(Site());
+    ASSERT_FALSE(committed.empty()) << Site();
     for (int attempt = 0; attempt < 5; ++attempt) {
       nginx_port_ = FreePort();
       ASSERT_GT(nginx_port_, 0);
       absl::StatusOr<std::string> site =
-          SiteForTest(committed, nginx_port_, replica_ports);
+          SiteForTest(committed, Site(), nginx_port_, replica_ports);
       ASSERT_TRUE(site.ok()) << site.status();
       const std::string site_path = dir_ + "/sse-gateway.conf";
       const std::string main_path = dir_ + "/nginx.conf";
@@ -424,6 +445,71 @@ TEST_F(ReplicaFailoverTest, AllReplicasDownGetRetryHintsUntilOneIsBack) {
   replicas_[0] = *std::move(restarted);
   clients[0]->Join();
   clients[0]->ExpectExactlyOnce("with all replicas down for a while");
+}
+
+// The same behind the key-affine config, with replicas whose /v1/ticks route
+// shares one upstream call per stream key (fanout): the browsers watching one
+// stream all land on one replica, which opens one call for them; after that
+// replica is SIGKILLed they all resume on the other, nothing lost or
+// duplicated.
+class FanoutReplicaFailoverTest : public ReplicaFailoverTest {
+ protected:
+  const char* Site() const override { return kNginxFanoutSite; }
+  void EditGatewayConfig(const std::string& path) override {
+    // A long linger, so that the calls are still there to be counted after
+    // the browsers have left.
+    std::ofstream(path, std::ios::app) << "    fanout:\n"
+                                       << "      replay_events: 1000\n"
+                                       << "      linger_ms: 60000\n";
+  }
+
+  // Shared upstream calls open on replica `index`; -1 if unreadable.
+  int64_t SharedCalls(int index) {
+    return ReplicaMetric(index,
+                         "sse_gateway_shared_calls_open{route=\"/v1/ticks\"}");
+  }
+};
+
+TEST_F(FanoutReplicaFailoverTest, OneCallPerKeyAndEveryBrowserResumes) {
+  constexpr uint64_t kLastSeq = 100;
+  std::vector<std::unique_ptr<TickerEventSource>> clients;
+  for (const char* symbol : {"ACME", "ACME", "ACME", "ACME", "BOLT", "BOLT"}) {
+    clients.push_back(
+        std::make_unique<TickerEventSource>(nginx_port_, symbol, kLastSeq, 15));
+    // Each page starts from the beginning of its stream: the first opens
+    // the call resuming after 0, the others share it from its first tick.
+    clients.back()->SetInitialLastEventId("0");
+  }
+  int64_t served = 0;
+  const int victim = PauseAllAndFindBusiestReplica(clients, &served);
+  ASSERT_GE(victim, 0);
+  // One upstream call per key, on the replica the key hashes to.
+  EXPECT_EQ(SharedCalls(0) + SharedCalls(1), 2);
+  const int64_t victim_calls = SharedCalls(victim);
+  absl::StatusOr<int> killed = replicas_[victim]->Kill();
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  for (auto& client : clients) client->Resume();
+  for (auto& client : clients) client->Join();
+
+  int64_t resumed = 0;
+  for (const auto& client : clients) {
+    client->ExpectExactlyOnce("after SIGKILL of a fan-out replica");
+    if (client->attempts().size() > 1) ++resumed;
+  }
+  EXPECT_EQ(resumed, served);
+  // The moved browsers share one call per key on the survivor too.
+  const int survivor = 1 - victim;
+  EXPECT_EQ(SharedCalls(survivor), 2);
+  std::printf(
+      "fan-out failover: %lld browsers on %lld shared calls moved; the "
+      "survivor now holds %lld shared calls (gaps served by a dedicated "
+      "call: %lld)\n",
+      static_cast<long long>(served), static_cast<long long>(victim_calls),
+      static_cast<long long>(SharedCalls(survivor)),
+      static_cast<long long>(
+          ReplicaMetric(survivor,
+                        "sse_gateway_fanout_gaps_total{route=\"/v1/ticks\","
+                        "kind=\"dedicated\"}")));
 }
 
 }  // namespace

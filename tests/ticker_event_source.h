@@ -65,6 +65,10 @@ class TickerEventSource {
   TickerEventSource& operator=(const TickerEventSource&) = delete;
   ~TickerEventSource();
 
+  // Sends `id` as Last-Event-ID on the first connection too (as a browser
+  // does after a page restored its last id); before Start() only.
+  void SetInitialLastEventId(std::string id) { last_event_id_ = std::move(id); }
+
   // Starts the EventSource's thread. Call once.
   void Start();
   // Waits until the thread has ended.

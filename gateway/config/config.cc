@@ -41,6 +41,11 @@ absl::Status CheckEventName(absl::string_view name) {
     return absl::InvalidArgumentError(absl::StrCat(
         "\"", kEndEventName, "\" is reserved for the gateway's final event"));
   }
+  if (name == kGapEventName) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", kGapEventName,
+                     "\" is reserved for the gateway's fan-out gap signal"));
+  }
   if (name == kErrorEventName) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", kErrorEventName,
@@ -85,6 +90,43 @@ absl::Status ParseJsonOptions(const ConfigReader& reader,
                             &ConfigReader::Bool)});
 }
 
+absl::StatusOr<FanoutConfig> ParseFanout(const ConfigReader& reader,
+                                         const YAML::Node& node,
+                                         const std::string& key,
+                                         bool has_resume_field) {
+  if (!node.IsMap()) return reader.Error(key, "must be a map");
+  RETURN_IF_ERROR(reader.CheckKeys(
+      node, key,
+      {"replay_events", "replay_ms", "linger_ms", "on_gap", "public"}));
+  FanoutConfig fanout;
+  fanout.on_gap = has_resume_field ? GapPolicy::kDedicated : GapPolicy::kSignal;
+  std::optional<std::string> on_gap;
+  RETURN_IF_ERROR(ParseFields(
+      node, key,
+      {Field(reader, "replay_events", &fanout.replay_events,
+             &ConfigReader::NonNegativeInt),
+       Field(reader, "replay_ms", &fanout.replay_age,
+             &ConfigReader::PositiveMillis),
+       Field(reader, "linger_ms", &fanout.linger, &ConfigReader::Millis),
+       Field(reader, "on_gap", &on_gap, &ConfigReader::String),
+       Field(reader, "public", &fanout.is_public, &ConfigReader::Bool)}));
+  if (fanout.replay_events > kMaxReplayEvents) {
+    return reader.Error(key + ".replay_events",
+                        absl::StrCat("must be at most ", kMaxReplayEvents));
+  }
+  if (on_gap.has_value()) {
+    if (*on_gap == "dedicated") {
+      fanout.on_gap = GapPolicy::kDedicated;
+    } else if (*on_gap == "signal") {
+      fanout.on_gap = GapPolicy::kSignal;
+    } else {
+      return reader.Error(key + ".on_gap",
+                          "must be \"dedicated\" or \"signal\"");
+    }
+  }
+  return fanout;
+}
+
 absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
                                        const YAML::Node& node,
                                        const std::string& key) {
@@ -93,7 +135,7 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
       reader.CheckKeys(node, key,
                        {"path", "method", "event", "id_field", "resume_field",
                         "retry_ms", "json", "heartbeat_ms", "max_streams",
-                        "max_duration_ms", "timeout_ms", "backend"}));
+                        "max_duration_ms", "timeout_ms", "backend", "fanout"}));
   for (const char* required : {"path", "method"}) {
     if (!node[required]) {
       return reader.Error(absl::StrCat(key, ".", required), "is required");
@@ -135,6 +177,11 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
   if (node["json"]) {
     RETURN_IF_ERROR(ParseJsonOptions(reader, node["json"], key + ".json",
                                      &route.upstream.json));
+  }
+  if (node["fanout"]) {
+    ASSIGN_OR_RETURN(route.fanout,
+                     ParseFanout(reader, node["fanout"], key + ".fanout",
+                                 !route.upstream.resume_field.empty()));
   }
   return route;
 }

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/fanout_hub.h"
 #include "core/stream_method.h"
 #include "gateway/route/cors_config.h"
 
@@ -68,6 +69,22 @@ struct BackendConfig {
 inline constexpr absl::string_view kDefaultBackendName = "default";
 inline constexpr int kMaxBackendChannels = 64;
 
+// A route's `fanout:` block: requests that would open the same upstream call
+// share one (see core/fanout_hub.h and docs/configuration.md).
+struct FanoutConfig {
+  int64_t replay_events = 1000;              // replay_events
+  std::optional<absl::Duration> replay_age;  // replay_ms
+  absl::Duration linger = absl::Seconds(5);  // linger_ms
+  // on_gap; default: dedicated when the route has a resume_field, else
+  // signal.
+  GapPolicy on_gap = GapPolicy::kSignal;
+  // public: share across users; no per-user metadata on the shared call.
+  bool is_public = false;
+};
+
+// The most replay_events a route may keep.
+inline constexpr int64_t kMaxReplayEvents = 1000000;
+
 struct RouteConfig {
   std::string path;              // GET path served as text/event-stream
   std::string backend;           // backend name; empty: the only backend
@@ -76,6 +93,7 @@ struct RouteConfig {
   std::optional<absl::Duration> heartbeat;  // overrides the global one
   int64_t max_streams = 0;                  // 0: no per-route limit
   std::optional<absl::Duration> max_duration;
+  std::optional<FanoutConfig> fanout;  // none: one upstream call per request
 };
 
 struct GatewayConfig {

@@ -191,6 +191,61 @@ TEST(ConfigTest, ReservedAndInvalidEventNames) {
               HasSubstr("routes[0].event: must not be empty"));
 }
 
+TEST(ConfigTest, ParsesFanout) {
+  const std::string yaml = absl::StrReplaceAll(
+      kGoodConfig,
+      {{"    timeout_ms: 120000\n",
+        "    timeout_ms: 120000\n    fanout: {replay_events: 50, replay_ms: "
+        "9000, linger_ms: 0, on_gap: signal, public: true}\n"},
+       {"  - path: /v1/other\n    method: demo.v1.Ticker/Watch\n",
+        "  - path: /v1/other\n    method: demo.v1.Ticker/Watch\n"
+        "    fanout: {}\n"}});
+  absl::StatusOr<GatewayConfig> config = Parse(yaml);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const FanoutConfig& ticks = *config->routes[0].fanout;
+  EXPECT_EQ(ticks.replay_events, 50);
+  EXPECT_EQ(ticks.replay_age, absl::Seconds(9));
+  EXPECT_EQ(ticks.linger, absl::ZeroDuration());
+  EXPECT_EQ(ticks.on_gap, GapPolicy::kSignal);
+  EXPECT_TRUE(ticks.is_public);
+  // Defaults; no resume_field, so gaps are signalled.
+  const FanoutConfig& other = *config->routes[1].fanout;
+  EXPECT_EQ(other.replay_events, 1000);
+  EXPECT_EQ(other.replay_age, std::nullopt);
+  EXPECT_EQ(other.linger, absl::Seconds(5));
+  EXPECT_EQ(other.on_gap, GapPolicy::kSignal);
+  EXPECT_FALSE(other.is_public);
+  // With a resume_field the default is a dedicated call.
+  absl::StatusOr<GatewayConfig> resumable = Parse(absl::StrReplaceAll(
+      kGoodConfig, {{"    timeout_ms: 120000\n",
+                     "    timeout_ms: 120000\n    fanout: {}\n"}}));
+  ASSERT_TRUE(resumable.ok()) << resumable.status();
+  EXPECT_EQ(resumable->routes[0].fanout->on_gap, GapPolicy::kDedicated);
+}
+
+TEST(ConfigTest, FanoutErrors) {
+  const auto with = [](const std::string& fanout) {
+    return ErrorAfter("    timeout_ms: 120000\n",
+                      "    timeout_ms: 120000\n    fanout: " + fanout + "\n");
+  };
+  EXPECT_THAT(with("{on_gap: sometimes}"),
+              HasSubstr("routes[0].fanout.on_gap: must be \"dedicated\" or "
+                        "\"signal\""));
+  EXPECT_THAT(with("{replay_events: -1}"),
+              HasSubstr("routes[0].fanout.replay_events: must not be "
+                        "negative"));
+  EXPECT_THAT(with("{replay_events: 1000001}"),
+              HasSubstr("routes[0].fanout.replay_events: must be at most"));
+  EXPECT_THAT(with("{replay_ms: 0}"),
+              HasSubstr("routes[0].fanout.replay_ms: must be at least 1"));
+  EXPECT_THAT(with("{public: yes please}"),
+              HasSubstr("routes[0].fanout.public: must be true or false"));
+  EXPECT_THAT(with("{replay: 5}"), HasSubstr("routes[0].fanout"));
+  EXPECT_THAT(with("[1]"), HasSubstr("routes[0].fanout: must be a map"));
+  EXPECT_THAT(ErrorAfter("event: tick", "event: gap"),
+              HasSubstr("routes[0].event: \"gap\" is reserved"));
+}
+
 TEST(ConfigTest, BadValues) {
   EXPECT_THAT(ErrorAfter("retry_ms: 2000", "retry_ms: -1"),
               HasSubstr("routes[0].retry_ms: must not be negative"));

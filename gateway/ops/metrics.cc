@@ -170,6 +170,11 @@ void RouteMetrics::TimeToFirstMessage(absl::Duration latency) {
   first_message_sum_nanos_.fetch_add(nanos, kRelaxed);
 }
 
+FanoutMetrics* RouteMetrics::EnableFanout() {
+  if (fanout_ == nullptr) fanout_ = std::make_unique<FanoutMetrics>();
+  return fanout_.get();
+}
+
 RouteMetrics::Snapshot RouteMetrics::Read() const {
   Snapshot snapshot;
   snapshot.active_streams = active_streams_.load(kRelaxed);
@@ -222,6 +227,91 @@ RouteMetrics* Metrics::ForRoute(absl::string_view route) {
 
 void Metrics::AccessLogLineDropped() {
   access_log_dropped_lines_.fetch_add(1, kRelaxed);
+}
+
+void Metrics::AppendFanoutFamilies(std::string* out) const {
+  struct Row {
+    std::string escaped_route;
+    FanoutMetrics::Snapshot values;
+  };
+  std::vector<Row> rows;
+  for (const auto& route : routes_) {
+    if (route->fanout() == nullptr) continue;
+    rows.push_back(
+        {EscapePrometheusLabelValue(route->route()), route->fanout()->Read()});
+  }
+  if (rows.empty()) return;
+  using Snapshot = FanoutMetrics::Snapshot;
+  const auto simple = [&](absl::string_view name, absl::string_view type,
+                          absl::string_view help, absl::string_view labels,
+                          int64_t (*value)(const Snapshot&), bool header) {
+    if (header) AppendHeader(name, type, help, out);
+    for (const Row& row : rows) {
+      AppendSample(name, row.escaped_route, labels,
+                   absl::StrCat(value(row.values)), out);
+    }
+  };
+  // A histogram of integers: buckets (not cumulative) and their bounds.
+  const auto histogram = [&](absl::string_view name, absl::string_view help,
+                             auto bounds, auto buckets_of,
+                             int64_t (*sum_of)(const Snapshot&)) {
+    AppendHeader(name, "histogram", help, out);
+    for (const Row& row : rows) {
+      const auto& buckets = buckets_of(row.values);
+      int64_t cumulative = 0;
+      for (size_t i = 0; i < buckets.size(); ++i) {
+        cumulative += buckets[i];
+        AppendSample(absl::StrCat(name, "_bucket"), row.escaped_route,
+                     absl::StrCat("le=\"",
+                                  i < bounds.size() ? absl::StrCat(bounds[i])
+                                                    : std::string("+Inf"),
+                                  "\""),
+                     absl::StrCat(cumulative), out);
+      }
+      AppendSample(absl::StrCat(name, "_sum"), row.escaped_route, "",
+                   absl::StrCat(sum_of(row.values)), out);
+      AppendSample(absl::StrCat(name, "_count"), row.escaped_route, "",
+                   absl::StrCat(cumulative), out);
+    }
+  };
+  simple(
+      "shared_calls_open", "gauge",
+      "Fan-out upstream calls open now (lingering ones included).", "",
+      [](const Snapshot& s) { return s.shared_calls_open; }, true);
+  histogram(
+      "shared_call_peak_subscribers",
+      "The most subscribers a fan-out call had at once, per closed call.",
+      kPeakSubscriberBounds,
+      [](const Snapshot& s) -> const auto& { return s.peak_buckets; },
+      [](const Snapshot& s) { return s.peak_sum; });
+  simple(
+      "ring_replays_total", "counter",
+      "Subscribers that resumed from a fan-out ring.", "",
+      [](const Snapshot& s) { return s.replays; }, true);
+  simple(
+      "ring_replayed_events_total", "counter",
+      "Events replayed from fan-out rings.", "",
+      [](const Snapshot& s) { return s.replayed_events; }, true);
+  simple(
+      "fanout_gaps_total", "counter",
+      "Last-Event-IDs not found in the ring, by how they were served.",
+      "kind=\"dedicated\"", [](const Snapshot& s) { return s.dedicated_gaps; },
+      true);
+  simple(
+      "fanout_gaps_total", "counter", "", "kind=\"signal\"",
+      [](const Snapshot& s) { return s.signal_gaps; }, false);
+  simple(
+      "subscribers_fell_behind_total", "counter",
+      "Fan-out subscribers ended (told to reconnect) because they fell off "
+      "the ring.",
+      "", [](const Snapshot& s) { return s.fell_behind; }, true);
+  histogram(
+      "subscriber_lag_events",
+      "Events already in the ring after the one a subscriber took, per "
+      "event taken.",
+      kLagEventBounds,
+      [](const Snapshot& s) -> const auto& { return s.lag_buckets; },
+      [](const Snapshot& s) { return s.lag_sum; });
 }
 
 std::string Metrics::RenderPrometheus(const ServerStats& server) const {
@@ -320,6 +410,8 @@ std::string Metrics::RenderPrometheus(const ServerStats& server) const {
     AppendSample(absl::StrCat(kHistogram, "_count"), row.escaped_route, "",
                  absl::StrCat(row.values.first_message_count), &out);
   }
+
+  AppendFanoutFamilies(&out);
 
   AppendHeader("access_log_dropped_lines_total", "counter",
                "Access-log lines dropped because the log's sink did not keep "

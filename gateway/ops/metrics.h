@@ -20,6 +20,8 @@
 //   slow_client) limit_rejections_total                counter  {route}
 //   upstream_time_to_first_message_seconds histogram {route}
 //   access_log_dropped_lines_total        counter  (no labels)
+//   the fan-out series of gateway/ops/fanout_metrics.h, for routes with
+//   fanout (RouteMetrics::EnableFanout)
 //   open_connections, connections_accepted_total,
 //   connections_refused_total, head_timeouts_total  (no labels; ServerStats)
 // streams_finished_total only lists the {code, reason} pairs seen so far.
@@ -42,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gateway/ops/fanout_metrics.h"
 #include "gateway/ops/stream_outcome.h"
 
 namespace sse_gateway {
@@ -117,8 +120,15 @@ class RouteMetrics {
 
   Snapshot Read() const;
 
+  // Gives the route fan-out counters (rendered from then on). Call before
+  // the route serves; not thread-safe with fanout() or a render.
+  FanoutMetrics* EnableFanout();
+  // Null unless EnableFanout() was called.
+  const FanoutMetrics* fanout() const { return fanout_.get(); }
+
  private:
   const std::string route_;
+  std::unique_ptr<FanoutMetrics> fanout_;
   std::atomic<int64_t> active_streams_{0};
   std::atomic<int64_t> streams_started_{0};
   std::atomic<int64_t> events_sent_{0};
@@ -168,6 +178,9 @@ class Metrics {
   std::string RenderPrometheus(const ServerStats& server = {}) const;
 
  private:
+  // The fan-out families, for the routes that have them.
+  void AppendFanoutFamilies(std::string* out) const;
+
   // Configured routes in order, then the route="" fallback (unless "" was
   // configured, in which case it is its own fallback).
   std::vector<std::unique_ptr<RouteMetrics>> routes_;

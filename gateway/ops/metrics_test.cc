@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/prometheus_text.h"
 
@@ -410,6 +411,73 @@ TEST(MetricsTest, PromtoolRejectsABrokenExposition) {
   PromtoolResult syntax = RunPromtool("sse_gateway_x{route=\"/a\"b\"} 1\n");
   EXPECT_NE(syntax.exit_status, 0);
   EXPECT_NE(syntax.output, "");
+}
+
+}  // namespace
+}  // namespace sse_gateway
+
+namespace sse_gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(MetricsTest, FanoutSeriesOnlyForFanoutRoutes) {
+  Metrics metrics({"/plain", "/shared"});
+  EXPECT_THAT(metrics.RenderPrometheus(), Not(HasSubstr("shared_calls_open")));
+  FanoutMetrics* fanout = metrics.ForRoute("/shared")->EnableFanout();
+  fanout->SharedCallOpened();
+  fanout->SharedCallOpened();
+  fanout->SharedCallClosed(3);  // Peak 3: the le="10" bucket.
+  fanout->Replayed(4);
+  fanout->Gap(GapPolicy::kDedicated);
+  fanout->Gap(GapPolicy::kSignal);
+  fanout->Gap(GapPolicy::kSignal);
+  fanout->FellBehind();
+  fanout->Lag(0);
+  fanout->Lag(7);  // le="10"
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_THAT(
+      text, HasSubstr("sse_gateway_shared_calls_open{route=\"/shared\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("shared_calls_open{route=\"/plain\"}")));
+  EXPECT_THAT(text, HasSubstr("sse_gateway_shared_call_peak_subscribers_bucket{"
+                              "route=\"/shared\",le=\"2\"} 0\n"
+                              "sse_gateway_shared_call_peak_subscribers_bucket{"
+                              "route=\"/shared\",le=\"10\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("sse_gateway_shared_call_peak_subscribers_sum{"
+                              "route=\"/shared\"} 3\n"));
+  EXPECT_THAT(
+      text, HasSubstr("sse_gateway_ring_replays_total{route=\"/shared\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "sse_gateway_ring_replayed_events_total{route=\"/shared\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("sse_gateway_fanout_gaps_total{route=\"/"
+                              "shared\",kind=\"dedicated\"} 1\n"
+                              "sse_gateway_fanout_gaps_total{route=\"/"
+                              "shared\",kind=\"signal\"} 2\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "sse_gateway_subscribers_fell_behind_total{route=\"/shared\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("sse_gateway_subscriber_lag_events_bucket{route="
+                              "\"/shared\",le=\"0\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("sse_gateway_subscriber_lag_events_bucket{route="
+                              "\"/shared\",le=\"5\"} 1\n"
+                              "sse_gateway_subscriber_lag_events_bucket{route="
+                              "\"/shared\",le=\"10\"} 2\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "sse_gateway_subscriber_lag_events_count{route=\"/shared\"} 2\n"));
+  // One HELP line per family, even with two gap kinds.
+  size_t helps = 0;
+  for (size_t at = text.find("# HELP sse_gateway_fanout_gaps_total");
+       at != std::string::npos;
+       at = text.find("# HELP sse_gateway_fanout_gaps_total", at + 1)) {
+    ++helps;
+  }
+  EXPECT_EQ(helps, 1u);
 }
 
 }  // namespace

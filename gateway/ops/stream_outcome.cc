@@ -16,6 +16,8 @@ absl::string_view CloseReasonName(CloseReason reason) {
       return "shutdown";
     case CloseReason::kRejected:
       return "rejected";
+    case CloseReason::kFellBehind:
+      return "fell_behind";
   }
   return "unknown";
 }

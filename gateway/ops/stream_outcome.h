@@ -22,11 +22,13 @@ enum class CloseReason {
   kMaxDuration,   // max_duration_ms reached; the client is told to reconnect
   kShutdown,      // the gateway is draining
   kRejected,      // never started: a limit was reached or the request was bad
+  kFellBehind,    // a fan-out subscriber fell off its shared ring's tail; the
+                  // client is told to reconnect (and resumes)
 };
-inline constexpr int kCloseReasonCount = 6;
+inline constexpr int kCloseReasonCount = 7;
 
 // "backend_ended", "client_gone", "slow_client", "max_duration", "shutdown",
-// "rejected".
+// "rejected", "fell_behind".
 absl::string_view CloseReasonName(CloseReason reason);
 
 struct StreamOutcome {

@@ -129,13 +129,56 @@ void StreamRoute::Handle(const httplib::Request& request,
       metrics->StreamFinished(outcome.code, outcome.reason);
     if (options_.on_finish) options_.on_finish(info, outcome);
   };
-  const google::protobuf::Message& built = **upstream_request;
+  const std::shared_ptr<const google::protobuf::Message> built =
+      *std::move(upstream_request);
+  if (options_.fanout.has_value() && !timeout.has_value()) {
+    const SharedCallSpec spec = FanoutSpec(built, *metadata);
+    ServeEventStream(
+        request,
+        [&](const std::optional<std::string>& last_event_id) {
+          return options_.fanout->hub->Subscribe(spec, last_event_id);
+        },
+        sse, response);
+    return;
+  }
   ServeEventStream(
       request,
       [&](const std::optional<std::string>& last_event_id) {
-        return method_->Open(built, last_event_id, *metadata, timeout);
+        return method_->Open(*built, last_event_id, *metadata, timeout);
       },
       sse, response);
+}
+
+SharedCallSpec StreamRoute::FanoutSpec(
+    std::shared_ptr<const google::protobuf::Message> request,
+    const Metadata& metadata) const {
+  const StreamRouteOptions::Fanout& fanout = *options_.fanout;
+  Metadata shared_metadata;
+  if (!fanout.is_public) {
+    for (const auto& [key, value] : metadata) {
+      if (key != "x-forwarded-for") shared_metadata.emplace_back(key, value);
+    }
+  }
+  SharedCallSpec spec;
+  // Length-prefixed parts, so that no two different requests collide.
+  const std::string message_key = method_->SharingKey(*request);
+  spec.key = absl::StrCat(path_.size(), ":", path_, message_key.size(), ":",
+                          message_key);
+  for (const auto& [key, value] : shared_metadata) {
+    absl::StrAppend(&spec.key, key.size(), ":", key, value.size(), ":", value);
+  }
+  spec.options = fanout.options;
+  spec.observer = fanout.observer;
+  const StreamMethod* method = method_.get();
+  spec.open_shared = [method, request, shared_metadata](
+                         const std::optional<std::string>& last_event_id) {
+    return method->Open(*request, last_event_id, shared_metadata);
+  };
+  spec.open_dedicated = [method, request, metadata](
+                            const std::optional<std::string>& last_event_id) {
+    return method->Open(*request, last_event_id, metadata);
+  };
+  return spec;
 }
 
 }  // namespace sse_gateway

@@ -14,6 +14,12 @@
 //   3. ServeEventStream opens the stream with the client's Last-Event-ID
 //      (which StreamMethod forwards as metadata and resume field) and writes
 //      it as Server-Sent Events; the slot is returned when it is over.
+//      On a fan-out route the stream is a subscription to the shared call
+//      of the request's key (FanoutHub): the request message (resume field
+//      excluded) and, unless the route is public, every forwarded metadata
+//      value but x-forwarded-for, which is not sent on shared calls. A
+//      request with a Grpc-Timeout header gets its own call (its deadline
+//      is its own).
 //
 // Thread-safe: Handle() runs concurrently on connection threads.
 
@@ -25,6 +31,7 @@
 #include <optional>
 #include <string>
 
+#include "core/fanout_hub.h"
 #include "core/stream_method.h"
 #include "gateway/http/query_string.h"
 #include "gateway/ops/stream_outcome.h"
@@ -60,6 +67,17 @@ struct StreamRouteOptions {
   // Which request headers (and token query parameter) become upstream
   // metadata.
   MetadataForwarding forwarding;
+
+  // Fan-out (the route's `fanout:`): requests whose upstream call would be
+  // the same share one through `hub`.
+  struct Fanout {
+    FanoutHub* hub = nullptr;  // not owned; must outlive the route's streams
+    FanoutOptions options;
+    // Share across users: no per-user metadata on shared calls.
+    bool is_public = false;
+    FanoutObserver* observer = nullptr;  // not owned; may be null
+  };
+  std::optional<Fanout> fanout;
 };
 
 class StreamRoute {
@@ -78,6 +96,11 @@ class StreamRoute {
   // retry-only event stream for EventSource) and reports the refusal.
   void Reject(const httplib::Request& request, const StreamRequestInfo& info,
               httplib::Response& response) const;
+
+  // The fan-out subscription spec for `request` with `metadata`.
+  SharedCallSpec FanoutSpec(
+      std::shared_ptr<const google::protobuf::Message> request,
+      const Metadata& metadata) const;
 
   const std::string path_;
   const std::unique_ptr<StreamMethod> method_;

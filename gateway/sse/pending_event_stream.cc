@@ -70,7 +70,10 @@ std::optional<DeferredResponse::Decision> PendingEventStream::Decide(
       return DecideStream(std::move(message), std::nullopt);
     case EventStream::NextResult::kEnd: {
       const absl::Status status = stream_->FinalStatus();
-      if (!status.ok()) return DecideError(status, now);
+      // A stream that ends asking for a reconnect gets a `retry:` hint.
+      if (!status.ok() && !IsReconnectStatus(status)) {
+        return DecideError(status, now);
+      }
       return DecideStream(std::nullopt, status);
     }
     case EventStream::NextResult::kTimeout:

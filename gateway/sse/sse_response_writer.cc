@@ -45,7 +45,11 @@ void SseResponseWriter::Produce(absl::Time now, std::string* body) {
     pending_.reset();
   }
   if (pending_end_.has_value() && !ended_) {
-    AppendEnd(*pending_end_, body);
+    if (IsReconnectStatus(*pending_end_)) {
+      AppendReconnect(CloseReason::kFellBehind, body);
+    } else {
+      AppendEnd(*pending_end_, body);
+    }
     pending_end_.reset();
   }
   SseMessage message;
@@ -62,7 +66,12 @@ void SseResponseWriter::Produce(absl::Time now, std::string* body) {
         stream_->Next(absl::ZeroDuration(), &message);
     if (result == EventStream::NextResult::kTimeout) break;
     if (result == EventStream::NextResult::kEnd) {
-      AppendEnd(stream_->FinalStatus(), body);
+      const absl::Status status = stream_->FinalStatus();
+      if (IsReconnectStatus(status)) {
+        AppendReconnect(CloseReason::kFellBehind, body);
+      } else {
+        AppendEnd(status, body);
+      }
       break;
     }
     if (outcome_.events == 0) NoteFirstMessage(now);

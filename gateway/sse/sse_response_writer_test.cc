@@ -124,6 +124,28 @@ TEST_F(SseResponseWriterTest, MaxDurationEndsWithARetryHint) {
   EXPECT_EQ(outcome_->code, absl::StatusCode::kCancelled);
 }
 
+TEST_F(SseResponseWriterTest, AReconnectEndIsARetryHintNotAnEndEvent) {
+  auto writer = MakeWriter();
+  SseMessage shared;
+  shared.retry_ms = 2500;  // A fan-out subscriber's first event.
+  shared.framed = std::make_shared<const std::string>("id: 7\ndata: x\n\n");
+  feed_->Push(shared);
+  feed_->End(ReconnectStatus("fell behind"));
+  EXPECT_EQ(ProduceAndWrite(*writer, t0_),
+            "retry: 2500\nid: 7\ndata: x\n\nretry: 2500\n\n");
+  EXPECT_TRUE(writer->ended());
+  writer.reset();
+  EXPECT_EQ(outcome_->reason, CloseReason::kFellBehind);
+  EXPECT_EQ(outcome_->events, 1);
+}
+
+TEST_F(SseResponseWriterTest, AReconnectEndBeforeTheHeadIsARetryHint) {
+  auto writer = MakeWriter(std::nullopt, ReconnectStatus("fell behind"));
+  EXPECT_EQ(ProduceAndWrite(*writer, t0_), "retry: 2500\n\n");
+  writer.reset();
+  EXPECT_EQ(outcome_->reason, CloseReason::kFellBehind);
+}
+
 TEST_F(SseResponseWriterTest, DrainingEndsWithARetryHint) {
   std::atomic<bool> draining{false};
   options_.draining = &draining;

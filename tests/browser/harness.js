@@ -14,6 +14,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
@@ -180,6 +181,85 @@ function startPageServer() {
   });
 }
 
+// A TCP port of 127.0.0.1 that was free a moment ago.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Resolves with the status of GET http://127.0.0.1:`port``path` (0 when the
+// connection fails).
+function httpStatus(port, urlPath) {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: urlPath },
+                             (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    request.setTimeout(5000, () => request.destroy());
+    request.on('error', () => resolve(0));
+  });
+}
+
+// Debian's nginx (NGINX, default /usr/sbin/nginx) running the committed site
+// file `siteFile` (a path under deploy/nginx/) with only its `listen` port
+// and the host:port of its upstream `server` lines replaced by
+// 127.0.0.1:`replicaPorts[i]`, as tests/replica_failover_test.cc does. One
+// process (no workers), files in the work directory. Resolves to a Process
+// (with .port) once it proxies /healthz.
+async function startNginx(siteFile, replicaPorts) {
+  const nginx = process.env.NGINX || '/usr/sbin/nginx';
+  const dir = fs.mkdtempSync(path.join(workDir, 'nginx-'));
+  const port = await freePort();
+  let servers = 0;
+  const site = fs.readFileSync(siteFile, 'utf8').split('\n').map((line) => {
+    if (/^\s*listen\s/.test(line)) return `    listen 127.0.0.1:${port};`;
+    const server = line.match(/^(\s*)server\s+\S+:\d+(.*)$/);
+    if (server) return `${server[1]}server 127.0.0.1:${replicaPorts[servers++]}${server[2]}`;
+    return line;
+  }).join('\n');
+  if (servers !== replicaPorts.length) {
+    throw new Error(`${siteFile}: ${servers} upstream servers, expected ` +
+                    `${replicaPorts.length}`);
+  }
+  fs.writeFileSync(path.join(dir, 'site.conf'), site);
+  const user = process.getuid && process.getuid() === 0 ? 'user root root;\n' : '';
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `${user}events {}
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  include ${dir}/site.conf;
+}
+`);
+  const logFile = path.join(workDir, `${++processCount}-nginx.log`);
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(nginx, [
+    '-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', 'stderr', '-g',
+    `daemon off; master_process off; pid ${dir}/nginx.pid; ` +
+    'error_log stderr notice;'], { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  started.add(child);
+  const proc = new Process('nginx', child, logFile);
+  proc.port = port;
+  const deadline = Date.now() + PATIENCE_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (await httpStatus(port, '/healthz') === 200) return proc;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nginx did not serve on ${port}:\n${proc.log()}`);
+}
+
 // Headless Chromium with a fresh profile; close it with closeBrowser().
 async function launchBrowser() {
   const userDataDir = fs.mkdtempSync(path.join(workDir, 'chromium-profile-'));
@@ -241,10 +321,12 @@ function openRecordedEventSource({ url, withCredentials, types, closeAtId }) {
 
 module.exports = {
   PATIENCE_MS,
+  httpStatus,
   launchBrowser,
   openRecordedEventSource,
   startDemoBackend,
   startGateway,
+  startNginx,
   startPageServer,
   startTestBackend,
   stopAll,
