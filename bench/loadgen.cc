@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bench/bench_stats.h"
 #include "bench/loadgen_worker.h"
 #include "bench/loadgen_worker_group.h"
@@ -55,7 +56,9 @@ ABSL_FLAG(double, duration_s, 10, "stream: measurement window.");
 ABSL_FLAG(int64_t, cycles, 1000, "churn: connect/first event/close cycles.");
 ABSL_FLAG(int64_t, concurrency, 50, "churn: cycles in flight at once.");
 ABSL_FLAG(std::string, watch_pid, "",
-          "Process to sample from /proc (the system under test), or self.");
+          "Process to sample from /proc (the system under test), or self; "
+          "a comma-separated list is sampled as one (RSS, threads, fds and "
+          "CPU summed), e.g. nginx's master and workers.");
 ABSL_FLAG(double, settle_s, 3, "churn: wait before sampling the target.");
 ABSL_FLAG(std::string, system, "gateway", "Label copied into the JSON.");
 ABSL_FLAG(int, threads, 1, "Worker threads (each its own epoll).");
@@ -117,15 +120,22 @@ int64_t RaiseOpenFilesLimit() {
   return static_cast<int64_t>(limit.rlim_cur);
 }
 
-std::optional<ProcessSample> Sample(std::optional<pid_t> pid) {
-  if (!pid.has_value()) return std::nullopt;
-  absl::StatusOr<ProcessSample> sample = SampleProcess(*pid);
-  if (!sample.ok()) {
-    std::fprintf(stderr, "loadgen: cannot sample pid %d: %s\n",
-                 static_cast<int>(*pid), sample.status().ToString().c_str());
-    return std::nullopt;
+std::optional<ProcessSample> Sample(const std::vector<pid_t>& pids) {
+  if (pids.empty()) return std::nullopt;
+  ProcessSample sum;
+  for (const pid_t pid : pids) {
+    absl::StatusOr<ProcessSample> sample = SampleProcess(pid);
+    if (!sample.ok()) {
+      std::fprintf(stderr, "loadgen: cannot sample pid %d: %s\n",
+                   static_cast<int>(pid), sample.status().ToString().c_str());
+      return std::nullopt;
+    }
+    sum.rss_kib += sample->rss_kib;
+    sum.threads += sample->threads;
+    sum.fds += sample->fds;
+    sum.cpu_s += sample->cpu_s;
   }
-  return *sample;
+  return sum;
 }
 
 // What the flags ask for, checked.
@@ -141,7 +151,7 @@ struct LoadgenConfig {
   double ramp_per_s = 0;
   double first_event_timeout_s = 0;
   int threads = 1;
-  std::optional<pid_t> watch_pid;
+  std::vector<pid_t> watch_pids;  // Sampled as one; empty: none.
   sockaddr_in address{};
   std::vector<in_addr> source_addresses;
   std::string request;
@@ -177,10 +187,11 @@ absl::StatusOr<LoadgenConfig> ConfigFromFlags() {
   }
   config.threads =
       static_cast<int>(std::min<int64_t>(config.threads, config.held));
-  if (!absl::GetFlag(FLAGS_watch_pid).empty()) {
-    absl::StatusOr<pid_t> pid = ParseWatchPid(absl::GetFlag(FLAGS_watch_pid));
+  for (absl::string_view text :
+       absl::StrSplit(absl::GetFlag(FLAGS_watch_pid), ',', absl::SkipEmpty())) {
+    absl::StatusOr<pid_t> pid = ParseWatchPid(text);
     if (!pid.ok()) return pid.status();
-    config.watch_pid = *pid;
+    config.watch_pids.push_back(*pid);
   }
   absl::StatusOr<sockaddr_in> address =
       ResolveAddress(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
@@ -273,8 +284,8 @@ void MeasureStream(const LoadgenConfig& config, LoadgenWorkerGroup& group,
   if (any_stream) SleepSeconds(absl::GetFlag(FLAGS_warmup_s));
   const double duration_s = any_stream ? absl::GetFlag(FLAGS_duration_s) : 0;
 
-  m->window_start = Sample(config.watch_pid);
-  m->self_window_start = Sample(::getpid());
+  m->window_start = Sample(config.watch_pids);
+  m->self_window_start = Sample({::getpid()});
   const int64_t events_before = group.Sum(&Progress::events);
   const int64_t bytes_before = group.Sum(&Progress::body_bytes);
   const Clock::time_point window_begin = Clock::now();
@@ -294,8 +305,8 @@ void MeasureStream(const LoadgenConfig& config, LoadgenWorkerGroup& group,
   m->events = group.Sum(&Progress::events) - events_before;
   m->bytes = group.Sum(&Progress::body_bytes) - bytes_before;
   m->open_at_end = group.Sum(&Progress::open);
-  m->hold = Sample(config.watch_pid);
-  m->self_hold = Sample(::getpid());
+  m->hold = Sample(config.watch_pids);
+  m->self_hold = Sample({::getpid()});
   group.StopAndJoin();
 }
 
@@ -317,12 +328,12 @@ void MeasureChurn(const LoadgenConfig& config, LoadgenWorkerGroup& group,
   group.StopAndJoin();
   m->events = group.Sum(&Progress::events);
   m->bytes = group.Sum(&Progress::body_bytes);
-  m->self_hold = Sample(::getpid());
+  m->self_hold = Sample({::getpid()});
   const double settle_s = absl::GetFlag(FLAGS_settle_s);
   std::fprintf(stderr, "loadgen: churn took %.2f s; settling %.1f s\n",
                m->window_s, settle_s);
   SleepSeconds(settle_s);
-  m->hold = Sample(config.watch_pid);
+  m->hold = Sample(config.watch_pids);
 }
 
 std::string ResultJson(const LoadgenConfig& config,
@@ -378,10 +389,13 @@ std::string ResultJson(const LoadgenConfig& config,
         .Add("rss_kib", m.self_hold->rss_kib);
     out.Add("loadgen", self);
   }
-  if (config.watch_pid.has_value() && m.before.has_value() &&
+  if (!config.watch_pids.empty() && m.before.has_value() &&
       m.hold.has_value() && m.window_start.has_value()) {
-    out.Add("target", TargetJson(*config.watch_pid, *m.before, *m.hold,
-                                 m.hold->cpu_s - m.window_start->cpu_s));
+    JsonObject target =
+        TargetJson(config.watch_pids.front(), *m.before, *m.hold,
+                   m.hold->cpu_s - m.window_start->cpu_s);
+    target.Add("processes", static_cast<int64_t>(config.watch_pids.size()));
+    out.Add("target", target);
   }
   return out.ToString();
 }
@@ -415,8 +429,8 @@ int Run() {
   LoadgenWorkerGroup group(totals, config->threads,
                            /*measuring=*/config->churn);
   Measurement measurement;
-  measurement.before = Sample(config->watch_pid);
-  measurement.self_window_start = Sample(::getpid());
+  measurement.before = Sample(config->watch_pids);
+  measurement.self_window_start = Sample({::getpid()});
   if (config->churn) {
     MeasureChurn(*config, group, &measurement);
   } else {

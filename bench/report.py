@@ -6,7 +6,8 @@ Usage (Debian's python3 with python3-matplotlib):
       --plots-dir bench/plots [--command "bash bench/run.sh"] [--machine-json M.json]
 
 RESULTS.jsonl holds one JSON object per measured run:
-  {"run": 1, "scenario": "throughput|streams|ttfe|churn|ramp|slowheads", "system": "direct|gateway|node|grpc-gateway",
+  {"run": 1, "scenario": "throughput|streams|ttfe|churn|ramp|slowheads|fanout",
+   "system": "direct|gateway|node|grpc-gateway|gateway-fanout|nchan",
    "params": {...}, "ok": true, "error": null, "result": {<measuring program's JSON, see bench.md>}}
 Runs of one (scenario, system, params) cell are summarised by their MEDIAN; headline numbers also
 show n and the min-max spread. Failed runs (ok: false, or no result) are left out of the medians
@@ -25,7 +26,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 SYSTEMS = ["direct", "gateway", "node", "grpc-gateway"]
-COLORS = {"direct": "tab:gray", "gateway": "tab:blue", "node": "tab:green", "grpc-gateway": "tab:orange"}
+COLORS = {"direct": "tab:gray", "gateway": "tab:blue", "node": "tab:green", "grpc-gateway": "tab:orange",
+          "gateway-fanout": "tab:purple", "nchan": "tab:red"}
+# The fan-out scenario's own systems (not listed in the other scenarios' tables), its p99 bound for
+# "sustained", and the share of S x R events/s a sustained cell must deliver.
+FANOUT_SYSTEMS = ["gateway-fanout", "nchan", "gateway"]
+FANOUT_P99_MS = 100.0
+FANOUT_DELIVERED = 0.97
 ROW_PARAM = {"throughput": "payload_bytes", "streams": "streams"}  # ttfe/churn: row = params label
 EXPECTED_ROWS = {"throughput": [64, 4096], "streams": [100, 1000, 10000, 19000]}
 DASH = "—"
@@ -108,6 +115,10 @@ def group(records):
         sc, sysname = rec.get("scenario"), rec.get("system")
         params = rec.get("params") if isinstance(rec.get("params"), dict) else {}
         if not sc or not sysname:
+            continue
+        if sc == "fanout":  # Rows are (subscribers, rate); its systems stay out of `systems`.
+            row = (params.get("streams", 0), params.get("rate", 0))
+            cells.setdefault(sc, {}).setdefault(row, {}).setdefault(sysname, Cell()).runs.append(rec)
             continue
         seen.add(sysname)
         row = params.get(ROW_PARAM[sc], 0) if sc in ROW_PARAM else params_label(params)
@@ -465,6 +476,156 @@ def section_slowheads(cells, systems, plabels, targets, plot):
             + "\n")
 
 
+def fanout_sustained(res, params, latency_bound=True):
+    """A fan-out cell kept up: every subscriber open to the end, none failed, p99 within
+    FANOUT_P99_MS (unless not latency_bound) and at least FANOUT_DELIVERED of S x R events/s."""
+    return (res.get("failed", 1) == 0 and res.get("open_at_end", 0) == params["streams"]
+            and (not latency_bound or res["latency_us"]["p99"] <= FANOUT_P99_MS * 1000)
+            and res["events_per_s"] >= FANOUT_DELIVERED * params["streams"] * params["rate"])
+
+
+def fanout_cpu(c):
+    """'X%' of the system under test; nchan as 'nginx X% + publisher Y%'."""
+    server = c.med(cpu_pct)
+    pub = [100.0 * r["publisher"]["cpu_s"] / r["publisher"]["wall_s"] for r in c.runs
+           if Cell.is_ok(r) and isinstance(r.get("publisher"), dict) and r["publisher"].get("wall_s")]
+    if not pub:
+        return fmt(server, 0, "%")
+    return f"{fmt(server, 0, '%')} + {fmt(statistics.median(pub), 0, '%')} publisher"
+
+
+def fanout_saturation(cells, subscribers, sysname, latency_bound=True):
+    """(highest rate sustained in most runs, median delivered events/s there) or None when no rate
+    was. Without latency_bound, p99 is ignored: the highest rate delivered without loss."""
+    best = None
+    for (s, rate), by_sys in sorted(cells.get("fanout", {}).items()):
+        c = by_sys.get(sysname)
+        if s != subscribers or c is None:
+            continue
+        ok = [fanout_sustained(r["result"], r["params"], latency_bound) for r in c.runs if Cell.is_ok(r)]
+        if ok and sum(ok) * 2 > len(ok):
+            best = (rate, c.med(field("events_per_s")))
+    return best
+
+
+def section_fanout(cells, systems, plabels, targets, plot):
+    eps, p50 = field("events_per_s"), field("latency_us", "p50", scale=1e-3)
+    p99 = field("latency_us", "p99", scale=1e-3)
+    rows = []
+    keys = sorted(k for k in cells.get("fanout", {}) if isinstance(k, tuple))
+    for key in keys:
+        subscribers, rate = key
+        for s in FANOUT_SYSTEMS:
+            c = cell(cells, "fanout", key, s)
+            if not c.runs:
+                continue
+            ok = [fanout_sustained(r["result"], r["params"]) for r in c.runs if Cell.is_ok(r)]
+            rows.append([f"{subscribers:,}", f"{rate:,}", s, c.n_label(), fmt(subscribers * rate),
+                         fmt(c.med(eps)), fmt(c.med(p50), 1), fmt(c.med(p99), 1),
+                         fmt(c.med(rss_per_stream), 1), fanout_cpu(c),
+                         (("yes" if all(ok) else "no") if len(ok) == 1 else f"{sum(ok)}/{len(ok)} runs")
+                         if ok else DASH])
+    sat_rows = []
+    for subscribers in sorted({k[0] for k in keys}):
+        sat = {s: fanout_saturation(cells, subscribers, s) for s in FANOUT_SYSTEMS}
+        top = max(k[1] for k in keys if k[0] == subscribers)  # A rate sustained there is a lower bound.
+        sat_rows.append([f"{subscribers:,}"] + [
+            f"{fmt(v[1])} at {v[0]:,}/s{' (highest measured)' if v[0] == top else ''}" if v else "none"
+            for v in (sat[s] for s in FANOUT_SYSTEMS)])
+        g, n = sat["gateway-fanout"], sat["nchan"]
+        ratio = g[1] / n[1] if g and n and n[1] else None
+        lossless = {s: fanout_saturation(cells, subscribers, s, False) for s in ("gateway-fanout", "nchan")}
+        g2, n2 = lossless["gateway-fanout"], lossless["nchan"]
+        sat_rows[-1] += [fmt(ratio, 2, "×")] + [f"{fmt(v[1])} at {v[0]:,}/s" if v else "none"
+                                                 for v in (g2, n2)]
+        sat_rows[-1].append(fmt(g2[1] / n2[1] if g2 and n2 and n2[1] else None, 2, "×"))
+        name = (f"Fan-out, {subscribers:,} subscribers: gateway-fanout ≥ 1.5× nchan delivered events/s "
+                "at saturation")
+        if g and not n:  # nchan sustained no rate at all.
+            targets.append((name, f"{fmt(g[1])} at {g[0]:,}/s vs nchan: no rate sustained", "met"))
+        elif not g and not n and g2 and n2:  # Neither kept p99 in bound: compare lossless rates.
+            targets.append((name, f"{fmt(g2[1] / n2[1], 2, '×')} (no rate within p99 for either; "
+                            "highest rate without loss)", judge(g2[1] / n2[1], 1.5)))
+        else:
+            targets.append((name, fmt(ratio, 2, "×"), judge(ratio, 1.5)))
+    key = (10000, 10)
+    g = cell(cells, "fanout", key, "gateway-fanout")
+    gp99, g_rss, n_rss = g.med(p99), g.med(rss_per_stream), cell(cells, "fanout", key, "nchan").med(
+        rss_per_stream)
+    targets.append(("Fan-out, 10,000 subscribers at 10 events/s: gateway-fanout p99 ≤ 50 ms",
+                    fmt(gp99, 1, " ms"), judge(gp99, 50.0, higher_better=False)))
+    targets.append(("Fan-out, 10,000 subscribers at 10 events/s: gateway-fanout RSS per subscriber ≤ 8 KiB",
+                    fmt(g_rss, 2, " KiB"), judge(g_rss, 8.0, higher_better=False)))
+    targets.append(("Fan-out, 10,000 subscribers at 10 events/s: gateway-fanout RSS per subscriber ≤ nchan's",
+                    f"{fmt(g_rss, 2)} vs {fmt(n_rss, 2)} KiB", judge(g_rss, n_rss, higher_better=False)))
+    notes = []
+    for key in keys:
+        for s, c in cells["fanout"][key].items():
+            for r in (r for r in c.runs if not Cell.is_ok(r)):
+                err = str(r.get("error") or "no result").replace("\n", " ")[:200]
+                notes.append(f"- {s}, {key[0]:,} × {key[1]:,}/s, run {r.get('run', '?')}: failed — {err}")
+    return ("## Scenario 7 — Fan-out: many subscribers of one stream\n\n"
+            "S subscribers all open the same stream (64 B events at R events/s) and send no Last-Event-ID. "
+            "`gateway-fanout` is the gateway's `/v1/shared` route (a `fanout:` block: one upstream call "
+            "for all of them, each event rendered and framed once); `nchan` is nginx with the nchan "
+            "module (bench/nchan), fed by `bench/nchan_publisher`, which reads one gRPC call, renders "
+            "each event to the same JSON and POSTs it to nchan; `gateway` is the plain `/v1/firehose` "
+            "route, one upstream call per subscriber. For each S the rate climbs (1, 10, 100, then "
+            f"×3 / ×10⁄3) until a system stops sustaining it (p99 > {FANOUT_P99_MS:g} ms, fewer than "
+            f"{100 * FANOUT_DELIVERED:g}% of S × R events/s delivered, or a subscriber failed); each "
+            "system stops on its own. Latency is from the backend's send stamp to the subscriber. RSS per "
+            "subscriber is the growth over the idle server divided by S (nchan: every nginx process "
+            "summed; shared memory pages count once per process that touched them). CPU is % of one "
+            "core during the window; nchan's publisher is shown separately (over the whole cell).\n\n"
+            + table(["S", "R /s", "System", "n", "S×R", "delivered events/s", "p50 ms", "p99 ms",
+                     "RSS KiB/sub", "CPU", "sustained"], rows or [[DASH] * 11])
+            + "\n\nSaturation: the highest rate each system sustained (in most runs), and its delivered "
+            "events/s there (the last three columns ignore p99: the highest rate delivered without loss).\n\n"
+            + table(["S"] + FANOUT_SYSTEMS + ["gateway-fanout / nchan", "gateway-fanout, no loss",
+                                              "nchan, no loss", "ratio, no loss"], sat_rows or [[DASH] * 8])
+            + ("\n\nFailed runs:\n" + "\n".join(notes) if notes else "")
+            + f"\n\n![fan-out delivered events/s]({plot('fanout_events.png')})\n"
+            + f"\n![fan-out p99]({plot('fanout_p99.png')})\n")
+
+
+def plot_fanout(cells, plots_dir):
+    """Delivered events/s and p99 against R: one panel per S, one line per system."""
+    keys = sorted(k for k in cells.get("fanout", {}) if isinstance(k, tuple))
+    counts = sorted({k[0] for k in keys}) or [0]
+    for name, fn, ylabel, title in (
+            ("fanout_events.png", field("events_per_s"), "delivered events/s (log)",
+             "Fan-out: delivered events/s vs rate (dashed: S × R asked)"),
+            ("fanout_p99.png", field("latency_us", "p99", scale=1e-3), "p99 latency ms (log)",
+             f"Fan-out: p99 latency vs rate (line: {FANOUT_P99_MS:g} ms)")):
+        fig, axes = plt.subplots(1, len(counts), figsize=(4 * len(counts) + 1, 4.5), squeeze=False)
+        for ax, subscribers in zip(axes[0], counts):
+            rates = [rate for (n, rate) in keys if n == subscribers]
+            for s in FANOUT_SYSTEMS:
+                pts = [(rate, v) for rate in rates
+                       for v in [cell(cells, "fanout", (subscribers, rate), s).med(fn)] if v is not None]
+                if pts:
+                    ax.plot(*zip(*pts), "-", color=COLORS.get(s), marker="o", label=s)
+            if rates:
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                if name == "fanout_events.png":
+                    ax.plot(rates, [subscribers * r for r in rates], "--", color="gray", linewidth=0.8)
+                else:
+                    ax.axhline(FANOUT_P99_MS, color="gray", linewidth=0.8)
+            else:
+                ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(f"S = {subscribers:,}")
+            ax.set_xlabel("events/s per stream (R, log)")
+            ax.grid(True, alpha=0.3)
+        axes[0][0].set_ylabel(ylabel)
+        if axes[0][0].get_legend_handles_labels()[0]:
+            axes[0][0].legend(fontsize="small")
+        fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(os.path.join(plots_dir, name), dpi=100)
+        plt.close(fig)
+
+
 # ---------------------------------------------------------------- plots
 def _short(v):
     """Compact bar label: 376599 -> '377k', 1.15 -> '1.15'."""
@@ -561,6 +722,7 @@ def make_plots(cells, systems, plots_dir):
     plot_bars(p("churn.png"), f"Churn: connect/close cycles per second ({churn_row})", "system",
               "cycles/s", systems, ["cycles/s"],
               lambda g, s: cell(cells, "churn", churn_row, g).spread(field("cycles_per_s")))
+    plot_fanout(cells, plots_dir)
 
 
 # ---------------------------------------------------------------- document
@@ -575,8 +737,9 @@ def header(args, machine, records, problems):
     versions = ", ".join(f"{k} {v}" for k, v in vers.items()) or "not recorded"
     out = ["# sse-gateway benchmarks", "",
            "sse-gateway (gRPC server-streaming → Server-Sent Events) compared with a direct gRPC client "
-           "(`direct`, the ceiling), a Node.js peer bridge (`node`) and grpc-gateway (`grpc-gateway`), all "
-           "streaming `bench.v1.Firehose/Stream` from the same backend.", "",
+           "(`direct`, the ceiling), a Node.js peer bridge (`node`) and grpc-gateway (`grpc-gateway`), and "
+           "in the fan-out scenario with nginx + nchan (`nchan`), all streaming `bench.v1.Firehose/Stream` "
+           "from the same backend.", "",
            f"- **Machine:** {mach}", f"- **Versions:** {versions}", f"- **Date:** {date}",
            f"- **Command:** `{args.command}`",
            f"- **Method:** up to {runs} run(s) per cell, systems interleaved run by run; every figure is the "
@@ -613,7 +776,7 @@ def main():
     targets = []
     sections = [f(cells, systems, plabels, targets, plot)
                 for f in (section_throughput, section_streams, section_ttfe, section_churn, section_ramp,
-                          section_slowheads)]
+                          section_slowheads, section_fanout)]
     summary = ("## Targets\n\n" + table(["Target", "Measured (median)", "Result"], targets) + "\n")
     notes = ""
     if args.notes and os.path.exists(args.notes):

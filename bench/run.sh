@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: sse-gateway against a direct gRPC client (the
 # ceiling), the Node.js peer (bench/node_peer) and grpc-gateway
-# (bench/grpc_gateway_peer, if it builds), every scenario, interleaved,
+# (bench/grpc_gateway_peer, if it builds), and, in the fan-out scenario,
+# against nginx + nchan (bench/nchan), every scenario, interleaved,
 # --runs times (default 3), then writes docs/benchmarks.md and
 # bench/plots/*.png from the medians. Takes about 40 minutes.
 #
@@ -25,11 +26,12 @@ for arg in "$@"; do
 done
 
 bash scripts/install_deps.sh
-# The runner needs Debian's python3; the full run also python3-matplotlib (the
-# plots) and Node.js with npm (the Node peer; a node already on the PATH,
+# The runner needs Debian's python3 and, for the fan-out scenario's nchan
+# peer, nginx with Debian's nchan module; the full run also python3-matplotlib
+# (the plots) and Node.js with npm (the Node peer; a node already on the PATH,
 # e.g. the machine's own Node 20, is used as is).
 need=()
-want=(python3)
+want=(python3 nginx libnginx-mod-nchan)
 if [ "$SMOKE" -eq 0 ]; then
   want+=(python3-matplotlib)
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -48,7 +50,8 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 bazel build //gateway:sse_gateway //bench:firehose_backend //bench:direct_client \
-  //bench:loadgen //bench:slowheads //proto:firehose_cc_proto_descriptor_set 2>&1 | grep -v linux-sandbox
+  //bench:loadgen //bench:slowheads //bench:nchan_publisher \
+  //proto:firehose_cc_proto_descriptor_set 2>&1 | grep -v linux-sandbox
 install -m 0644 bazel-bin/proto/bench/v1/firehose.descriptor_set.pb bench/firehose.pb
 
 # One process holds up to 19,000 sockets; more processes and threads too.
@@ -65,7 +68,9 @@ if [ "$SMOKE" -eq 1 ]; then
     --logdir "$out/logs-$stamp" --runs 1 --systems direct,gateway \
     --payloads 64 --stream-counts 100 --duration-s 2 --warmup-s 1 \
     --ttfe-cycles 20 --churn-cycles 300 --ramp-streams 300 --ramp-per-s 300 \
-    --slow-connections 200 --slow-close-timeout-s 20 "${ARGS[@]}"
+    --slow-connections 200 --slow-close-timeout-s 20 \
+    --fanout-subscribers 100 --fanout-rates 10 --fanout-max-rate 10 \
+    --fanout-duration-s 2 "${ARGS[@]}"
   # Every cell must have run, and streamed what it was asked to.
   /usr/bin/python3 - "$results" <<'PY'
 import json, sys
@@ -83,9 +88,9 @@ for line in open(sys.argv[1]):
     else:
         ok = r["ok"] and res.get("failed", 0) == 0 and (
             res.get("events", 0) > 0
-            if r["scenario"] in ("throughput", "streams", "ramp")
+            if r["scenario"] in ("throughput", "streams", "ramp", "fanout")
             else res.get("cycles", 0) >= r["params"]["cycles"])
-    print("smoke: %-10s %-8s %s" % (r["scenario"], r["system"],
+    print("smoke: %-10s %-14s %s" % (r["scenario"], r["system"],
                                     "ok" if ok else "FAILED %s" % (r["error"] or res)))
     bad += not ok
 sys.exit(1 if bad else 0)

@@ -227,13 +227,17 @@ class FanoutHub::Subscription : public EventStream {
     int64_t lag = -1;
     bool fell_behind = false;
     bool linger = false;
-    {
+    if (timeout > absl::ZeroDuration()) {
       absl::MutexLock lock(&call_->mu);
-      if (timeout > absl::ZeroDuration()) {
-        call_->mu.AwaitWithTimeout(
-            absl::Condition(this, &Subscription::HasNews), timeout);
-      }
-      if (cancelled_) {
+      call_->mu.AwaitWithTimeout(absl::Condition(this, &Subscription::HasNews),
+                                 timeout);
+    }
+    {
+      // Shared: the loops read one ring at once without waiting for each
+      // other; only the hub's thread (appending) and leaving subscribers
+      // take it exclusively.
+      absl::ReaderMutexLock lock(&call_->mu);
+      if (cancelled_.load(std::memory_order_relaxed)) {
         final_status_ = absl::CancelledError("the subscriber cancelled");
         result = NextResult::kEnd;
       } else if (cursor_ < call_->first_seq) {
@@ -257,7 +261,10 @@ class FanoutHub::Subscription : public EventStream {
         final_status_ = *call_->end;
         result = NextResult::kEnd;
       }
-      if (result == NextResult::kEnd && attached_) {
+    }
+    if (result == NextResult::kEnd) {
+      absl::MutexLock lock(&call_->mu);
+      if (attached_) {
         attached_ = false;
         linger = call_->Leave(notifier_.get());
       }
@@ -278,8 +285,8 @@ class FanoutHub::Subscription : public EventStream {
     bool linger = false;
     {
       absl::MutexLock lock(&call_->mu);
-      if (cancelled_) return;
-      cancelled_ = true;
+      if (cancelled_.load(std::memory_order_relaxed)) return;
+      cancelled_.store(true, std::memory_order_relaxed);
       if (attached_) {
         attached_ = false;
         linger = call_->Leave(notifier_.get());
@@ -301,7 +308,8 @@ class FanoutHub::Subscription : public EventStream {
 
  private:
   bool HasNews() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(call_->mu) {
-    return cancelled_ || cursor_ < call_->next_seq() || call_->end.has_value();
+    return cancelled_.load(std::memory_order_relaxed) ||
+           cursor_ < call_->next_seq() || call_->end.has_value();
   }
 
   FanoutHub* const hub_;
@@ -313,8 +321,9 @@ class FanoutHub::Subscription : public EventStream {
   bool done_ = false;
   absl::Status final_status_;
 
-  uint64_t cursor_ ABSL_GUARDED_BY(call_->mu);
-  bool cancelled_ ABSL_GUARDED_BY(call_->mu) = false;
+  uint64_t cursor_;  // Consumer thread only.
+  // Written under call_->mu held exclusively; read under it held shared.
+  std::atomic<bool> cancelled_{false};
   bool attached_ ABSL_GUARDED_BY(call_->mu) = true;
 };
 
@@ -436,8 +445,8 @@ bool FanoutHub::Drain(const std::shared_ptr<SharedCall>& call) {
   batch.reserve(8);
   std::optional<absl::Status> ended;
   const absl::Time now = absl::Now();
-  SseMessage message;
   while (batch.size() < kDrainBatch && !ended.has_value()) {
+    SseMessage message;
     switch (call->upstream->Next(absl::ZeroDuration(), &message)) {
       case EventStream::NextResult::kTimeout:
         break;
