@@ -121,14 +121,14 @@ class FanoutHub::SharedCall {
   int64_t peak_subscribers ABSL_GUARDED_BY(mu) = 0;
   absl::Time linger_until ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
 
-  uint64_t next_seq() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  uint64_t next_seq() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
     return first_seq + ring.size();
   }
   size_t capacity() const {
     return std::max(options.replay_events, kMinRingEvents);
   }
   // The first sequence that may be replayed at `now`.
-  uint64_t WindowStart(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  uint64_t WindowStart(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
     uint64_t start =
         next_seq() - std::min<uint64_t>(ring.size(), options.replay_events);
     if (options.replay_age.has_value()) {
@@ -141,7 +141,7 @@ class FanoutHub::SharedCall {
   }
   // The id of the event before sequence `seq` (>= first_seq).
   std::optional<std::string> IdBefore(uint64_t seq) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
     if (seq > first_seq) return ring[seq - 1 - first_seq].id;
     return last_evicted_id;
   }
