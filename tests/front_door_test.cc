@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -68,6 +69,18 @@ bool ClosedByPeer(int fd, std::string* received) {
     }
     return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
   }
+}
+
+// Reads from `fd` until what arrived ends with `suffix` (kPatience at
+// most); returns whether it did.
+bool ReadUntilSuffix(int fd, absl::string_view suffix) {
+  std::string received;
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (!absl::EndsWith(received, suffix) && absl::Now() < deadline) {
+    pollfd event{fd, POLLIN, 0};
+    if (::poll(&event, 1, 100) == 1 && ClosedByPeer(fd, &received)) break;
+  }
+  return absl::EndsWith(received, suffix);
 }
 
 int TotalThreads(const ProcessSample& sample) {
@@ -174,12 +187,17 @@ TEST_F(FrontDoorTest, SlowHeadsHoldNoThreadAndEndAtTheHeadTimeout) {
 }
 
 TEST_F(FrontDoorTest, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
-  StartWith("max_connections: 20\n");
+  StartWith("max_connections: 20\nidle_timeout_ms: 60000\n");
+  // Twenty held keep-alive connections, each answered once: so the gateway
+  // has certainly accepted and counted every one of them before the next
+  // ones arrive (two loops accept in parallel; a late accept would let one
+  // over the limit take the last slot).
   for (int i = 0; i < 20; ++i) {
     const int fd = Connect(port_);
     ASSERT_GE(fd, 0);
-    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\n"));  // Held.
     clients_.push_back(fd);
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(ReadUntilSuffix(fd, "{\"alive\":true}"));
   }
   // Each beyond the limit is accepted and closed without a response.
   for (int i = 0; i < 5; ++i) {
