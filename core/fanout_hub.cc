@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/check.h"
+#include "core/json_string.h"
 #include "core/sse_framer.h"
-#include "core/utf8.h"
 
 namespace sse_gateway {
 namespace {
@@ -41,33 +41,13 @@ class Notifier {
   std::function<void()> on_ready_ ABSL_GUARDED_BY(mu_);
 };
 
-// Appends `text` as a JSON string: invalid UTF-8 replaced by U+FFFD, quotes,
-// backslashes and control characters escaped.
-void AppendJsonString(absl::string_view text, std::string* out) {
-  std::string utf8;
-  AppendUtf8Replacing(text, &utf8);
-  out->push_back('"');
-  for (const char c : utf8) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (byte < 0x20 || byte == 0x7f) {
-      absl::StrAppendFormat(out, "\\u%04x", byte);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
 SseMessage GapMessage(absl::string_view requested,
                       const std::optional<std::string>& resumed_after) {
   std::string data = "{\"last_event_id\":";
-  AppendJsonString(requested, &data);
+  data += JsonQuote(requested);
   data += ",\"resumed_after\":";
   if (resumed_after.has_value()) {
-    AppendJsonString(*resumed_after, &data);
+    data += JsonQuote(*resumed_after);
   } else {
     data += "null";
   }

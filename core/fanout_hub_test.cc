@@ -283,7 +283,7 @@ TEST_F(FanoutHubTest, HostileIdsInAGapAreEscapedJson) {
   std::optional<SseMessage> gap = NextMessage(*b);
   ASSERT_TRUE(gap.has_value());
   EXPECT_EQ(gap->data,
-            "{\"last_event_id\":\"x\\\"\\\\\\u0001\xef\xbf\xbd\","
+            "{\"last_event_id\":\"x\\\"\\\\\\u0001\\ufffd\","
             "\"resumed_after\":null}");
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 
@@ -181,6 +183,69 @@ absl::StatusOr<std::string> FrameSseMessage(const SseMessage& message) {
   std::string frame;
   RETURN_IF_ERROR(AppendSseMessage(message, &frame));
   return frame;
+}
+
+absl::StatusOr<SseMessage> ParseSseFrame(absl::string_view frame) {
+  if (frame.find('\r') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("SSE frame holds a CR");
+  }
+  SseMessage message;
+  // Fields in AppendSseMessage's order: id, event, data*, retry.
+  enum Stage { kId, kEvent, kData, kRetry, kDone } stage = kId;
+  bool last_data_line_empty = false;
+  size_t pos = 0;
+  while (true) {
+    const size_t line_end = frame.find('\n', pos);
+    if (line_end == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          "SSE frame does not end with a blank line");
+    }
+    const absl::string_view line = frame.substr(pos, line_end - pos);
+    pos = line_end + 1;
+    if (line.empty()) break;
+    if (stage <= kId && (line == "id" || absl::StartsWith(line, kIdPrefix))) {
+      message.id =
+          std::string(line == "id" ? "" : line.substr(kIdPrefix.size()));
+      stage = kEvent;
+    } else if (stage <= kEvent && absl::StartsWith(line, kEventPrefix)) {
+      message.event = std::string(line.substr(kEventPrefix.size()));
+      stage = kData;
+    } else if (stage <= kData && absl::StartsWith(line, kDataPrefix)) {
+      if (message.data.has_value()) {
+        message.data->push_back('\n');
+      } else {
+        message.data.emplace();
+      }
+      absl::StrAppend(&*message.data, line.substr(kDataPrefix.size()));
+      last_data_line_empty = line.size() == kDataPrefix.size();
+      stage = kData;
+    } else if (stage <= kRetry && absl::StartsWith(line, kRetryPrefix)) {
+      int64_t retry_ms = 0;
+      if (!absl::SimpleAtoi(line.substr(kRetryPrefix.size()), &retry_ms) ||
+          retry_ms < 0) {
+        return absl::InvalidArgumentError("SSE frame has a malformed retry");
+      }
+      message.retry_ms = retry_ms;
+      stage = kDone;
+    } else {
+      return absl::InvalidArgumentError(
+          "SSE frame has a field out of order, repeated or unknown");
+    }
+  }
+  if (pos != frame.size()) {
+    return absl::InvalidArgumentError("SSE frame is followed by other bytes");
+  }
+  if (absl::Status valid = ValidateSseMessage(message); !valid.ok()) {
+    return valid;  // An id or event holding NUL.
+  }
+  // A lone blank line is what an event with empty data alone frames to.
+  if (stage == kId) message.data.emplace();
+  // The framer drops a trailing line break, so a last data line that is
+  // empty needs one more to be framed again.
+  if (last_data_line_empty) {
+    message.data->push_back('\n');
+  }
+  return message;
 }
 
 absl::Status AppendSseComment(absl::string_view text, std::string* out) {

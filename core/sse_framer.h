@@ -44,6 +44,17 @@ absl::Status AppendSseMessage(const SseMessage& message, std::string* out);
 // Returns the wire bytes of `message`, or the ValidateSseMessage error.
 absl::StatusOr<std::string> FrameSseMessage(const SseMessage& message);
 
+// Reads back one frame written by AppendSseMessage (not a comment): its id
+// ("id" alone: empty), event, data (the data lines joined by LF, which is how
+// a browser sees them, plus one LF when the last line is empty; absent when
+// there was no data line) and retry_ms.
+// `framed` is left unset. Framing the result again gives a frame a browser
+// reads as the same event. Returns InvalidArgument for bytes that
+// AppendSseMessage cannot have written (fields out of order or repeated, an
+// unknown field, a missing final blank line, trailing bytes). A lone blank
+// line reads back as empty data, which is what frames to it.
+absl::StatusOr<SseMessage> ParseSseFrame(absl::string_view frame);
+
 // Appends the comment frame ":" + text + "\n\n" to `*out` (owned by the
 // caller). Browsers ignore comments; an empty `text` gives the keep-alive
 // ":\n\n". Returns InvalidArgument and appends nothing if `text` contains CR

@@ -13,6 +13,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/sse_message.h"
+#include "core/sse_parser.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/sse_conformance.h"
 
@@ -201,6 +204,94 @@ TEST(SseFramerTest, CommentWithLineBreakIsRefused) {
     EXPECT_TRUE(absl::StrContains(status.message(), "comment")) << status;
     EXPECT_EQ(out, "kept");
   }
+}
+
+// The compound ids of multiplexed streams (tests/conformance/
+// compound_event_id_cases.json) survive the wire exactly: framed as an id,
+// a browser reads back the same Last-Event-ID.
+TEST(SseFramerTest, CompoundEventIdsSurviveTheWire) {
+  constexpr char kPath[] = "tests/conformance/compound_event_id_cases.json";
+  std::ifstream file(kPath, std::ios::binary);
+  ASSERT_TRUE(file) << "cannot open " << kPath;
+  std::stringstream contents;
+  contents << file.rdbuf();
+  google::protobuf::Struct root;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(contents.str(), &root);
+  ASSERT_TRUE(parsed.ok()) << parsed.ToString();
+  ASSERT_EQ(root.fields().count("encode"), 1u);
+  int checked = 0;
+  for (const auto& item : root.fields().at("encode").list_value().values()) {
+    const auto& fields = item.struct_value().fields();
+    ASSERT_EQ(fields.count("expect"), 1u);
+    const std::string& compound_id = fields.at("expect").string_value();
+    SCOPED_TRACE(compound_id);
+    SseMessage message = DataMessage("line one\nline two");
+    message.id = compound_id;
+    message.event = "prices";
+    absl::StatusOr<std::string> frame = FrameSseMessage(message);
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    SseParser parser;
+    std::vector<SseEvent> events;
+    parser.Feed(*frame, &events);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].last_event_id, compound_id);
+    EXPECT_EQ(events[0].data, "line one\nline two");
+    EXPECT_EQ(parser.last_event_id(), compound_id);
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+}
+
+}  // namespace
+}  // namespace sse_gateway
+
+namespace sse_gateway {
+namespace {
+
+// What a browser sees of `frame`.
+std::vector<SseEvent> BrowserEvents(const std::string& frame) {
+  SseParser parser;
+  std::vector<SseEvent> events;
+  parser.Feed(frame, &events);
+  return events;
+}
+
+TEST(ParseSseFrameTest, EveryFramedCaseReadsBackToTheSameEvent) {
+  for (const FramingCase& framing_case : LoadFramingCasesOrFail()) {
+    if (!framing_case.expect.has_value() || *framing_case.expect == ":\n\n") {
+      continue;
+    }
+    absl::StatusOr<SseMessage> parsed = ParseSseFrame(*framing_case.expect);
+    ASSERT_TRUE(parsed.ok()) << framing_case.name << ": " << parsed.status();
+    EXPECT_EQ(parsed->id, framing_case.message.id) << framing_case.name;
+    EXPECT_EQ(parsed->event, framing_case.message.event) << framing_case.name;
+    EXPECT_EQ(parsed->retry_ms, framing_case.message.retry_ms)
+        << framing_case.name;
+    absl::StatusOr<std::string> reframed = FrameSseMessage(*parsed);
+    ASSERT_TRUE(reframed.ok()) << framing_case.name;
+    EXPECT_EQ(BrowserEvents(*reframed), BrowserEvents(*framing_case.expect))
+        << framing_case.name;
+  }
+}
+
+TEST(ParseSseFrameTest, AnEmptyLastDataLineSurvivesARetryLine) {
+  SseMessage message;
+  message.data = "a\n\n";
+  message.retry_ms = 5;
+  absl::StatusOr<SseMessage> parsed = ParseSseFrame(*FrameSseMessage(message));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*FrameSseMessage(*parsed), *FrameSseMessage(message));
+}
+
+TEST(ParseSseFrameTest, RefusesWhatTheFramerCannotHaveWritten) {
+  for (const char* bad :
+       {"", "data: x\n", "data: x\n\nmore", "event: e\nid: 1\ndata: x\n\n",
+        "id: 1\nid: 2\n\n", "retry: 5\ndata: x\n\n", "retry: -1\n\n",
+        "retry: x\n\n", "foo: bar\n\n", "data: x\r\n\r\n", "data: a\rb\n\n"}) {
+    EXPECT_FALSE(ParseSseFrame(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ParseSseFrame(std::string("id: a\0b\ndata: x\n\n", 17)).ok());
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 #include "gateway/http/http_status.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "core/utf8.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 
 namespace sse_gateway {
 
@@ -49,54 +50,26 @@ int HttpStatusForCode(absl::StatusCode code) {
   }
 }
 
-std::string JsonQuote(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
-  for (size_t i = 0; i < text.size();) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else if (c >= 0x80) {
-          size_t length = Utf8SequenceLength(text, i);
-          if (length == 0) {
-            out += "\\ufffd";
-            ++i;
-            continue;
-          }
-          out.append(text.data() + i, length);
-          i += length;
-          continue;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-    ++i;
-  }
-  out.push_back('"');
-  return out;
+namespace {
+constexpr absl::string_view kHttpStatusPayloadUrl =
+    "type.sse-gateway/http-status";
+}  // namespace
+
+absl::Status WithHttpStatus(absl::Status status, int http_status) {
+  status.SetPayload(kHttpStatusPayloadUrl,
+                    absl::Cord(std::to_string(http_status)));
+  return status;
 }
 
-std::string StatusJson(const absl::Status& status) {
-  return absl::StrCat("{\"code\":", static_cast<int>(status.code()),
-                      ",\"message\":", JsonQuote(status.message()), "}");
+int HttpStatusFor(const absl::Status& status) {
+  const auto payload = status.GetPayload(kHttpStatusPayloadUrl);
+  int http_status = 0;
+  if (payload.has_value() &&
+      absl::SimpleAtoi(std::string(*payload), &http_status) &&
+      http_status >= 100 && http_status <= 599) {
+    return http_status;
+  }
+  return HttpStatusForCode(status.code());
 }
 
 }  // namespace sse_gateway

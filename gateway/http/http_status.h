@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/json_string.h"  // StatusJson, JsonQuote (re-exported)
 
 namespace sse_gateway {
 
@@ -20,13 +21,14 @@ namespace sse_gateway {
 // NOT_FOUND->404, UNAVAILABLE->503, ... Unknown codes map to 500.
 int HttpStatusForCode(absl::StatusCode code);
 
-// The JSON object {"code": <numeric code>, "message": "<message>"} used for
-// error bodies and for the final event's data.
-std::string StatusJson(const absl::Status& status);
+// `status` marked to be answered with `http_status` rather than
+// HttpStatusForCode(status.code()), e.g. 431 for request headers over a
+// limit (RESOURCE_EXHAUSTED would be 429).
+absl::Status WithHttpStatus(absl::Status status, int http_status);
 
-// `text` as a JSON string literal, quotes included. Invalid UTF-8 bytes are
-// replaced by U+FFFD so that the output is always valid JSON.
-std::string JsonQuote(absl::string_view text);
+// The HTTP status for `status`: the one WithHttpStatus set, if any, else
+// HttpStatusForCode(status.code()).
+int HttpStatusFor(const absl::Status& status);
 
 }  // namespace sse_gateway
 

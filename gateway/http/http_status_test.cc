@@ -29,27 +29,13 @@ TEST(HttpStatusTest, EveryErrorCodeIsAnHttpError) {
   }
 }
 
-TEST(HttpStatusTest, StatusJson) {
-  EXPECT_EQ(StatusJson(absl::OkStatus()), R"({"code":0,"message":""})");
-  EXPECT_EQ(StatusJson(absl::UnavailableError("backend \"x\" down")),
-            R"({"code":14,"message":"backend \"x\" down"})");
-}
-
-TEST(HttpStatusTest, JsonQuoteEscapesControlAndKeepsUtf8) {
-  EXPECT_EQ(JsonQuote("a\nb\r\t\\\x01\x7f"), R"("a\nb\r\t\\\u0001\u007f")");
-  EXPECT_EQ(JsonQuote("h\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80"),
-            "\"h\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80\"");
-  EXPECT_EQ(JsonQuote(std::string("a\0b", 3)), R"("a\u0000b")");
-}
-
-TEST(HttpStatusTest, JsonQuoteReplacesInvalidUtf8) {
-  EXPECT_EQ(JsonQuote("a\xff"
-                      "b"),
-            R"("a\ufffdb")");
-  EXPECT_EQ(JsonQuote("\xc3"), R"("\ufffd")");            // Truncated.
-  EXPECT_EQ(JsonQuote("\xc0\xaf"), R"("\ufffd\ufffd")");  // Overlong.
-  EXPECT_EQ(JsonQuote("\xed\xa0\x80"),
-            R"("\ufffd\ufffd\ufffd")");  // Surrogate.
+TEST(HttpStatusTest, WithHttpStatusOverridesTheCodesStatus) {
+  const absl::Status status =
+      WithHttpStatus(absl::ResourceExhaustedError("headers too big"), 431);
+  EXPECT_EQ(HttpStatusFor(status), 431);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(HttpStatusFor(absl::ResourceExhaustedError("x")), 429);
+  EXPECT_EQ(HttpStatusFor(WithHttpStatus(absl::InternalError("x"), 42)), 500);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ namespace sse_gateway {
 
 void WriteErrorResponse(const absl::Status& status,
                         httplib::Response& response) {
-  response.status = HttpStatusForCode(status.code());
+  response.status = HttpStatusFor(status);
   response.set_header("Cache-Control", "no-store");
   response.set_content(StatusJson(status), "application/json");
 }

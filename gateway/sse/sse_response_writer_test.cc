@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gateway/sse/fed_event_stream.h"
+#include "core/fed_event_stream.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

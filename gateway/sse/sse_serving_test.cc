@@ -19,11 +19,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/fed_event_stream.h"
 #include "gateway/http/http_server.h"
 #include "gateway/http/listener.h"
 #include "gateway/http/server_loops.h"
 #include "gateway/sse/event_stream_response.h"
-#include "gateway/sse/fed_event_stream.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "gateway/sse/fed_event_stream.h"
+#include "core/fed_event_stream.h"
 
 #include <utility>
 

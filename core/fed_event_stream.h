@@ -1,13 +1,14 @@
-// FedEventStream: an EventStream that a test feeds by hand, for the SSE
-// layer's unit tests. Push() queues a message, End() ends the stream; both
+// FedEventStream: an EventStream that a test feeds by hand, for the unit
+// tests of its consumers (the SSE layer, the multiplexer). Next() never
+// waits. Push() queues a message, End() ends the stream; both
 // call the ready callback, as a gRPC stream's reactor does. The test keeps a
 // FedEventStream::Feed (shared with the stream) to feed it and to see
 // whether the stream was cancelled after the writer that owns it is gone.
 //
 // Thread-safe: the feed may be used from any thread.
 
-#ifndef SSE_GATEWAY_GATEWAY_SSE_FED_EVENT_STREAM_H_
-#define SSE_GATEWAY_GATEWAY_SSE_FED_EVENT_STREAM_H_
+#ifndef SSE_GATEWAY_CORE_FED_EVENT_STREAM_H_
+#define SSE_GATEWAY_CORE_FED_EVENT_STREAM_H_
 
 #include <deque>
 #include <functional>
@@ -63,4 +64,4 @@ class FedEventStream : public EventStream {
 
 }  // namespace sse_gateway
 
-#endif  // SSE_GATEWAY_GATEWAY_SSE_FED_EVENT_STREAM_H_
+#endif  // SSE_GATEWAY_CORE_FED_EVENT_STREAM_H_
