@@ -109,6 +109,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   for (const PlannedRoute& route : routes) {
     route_names.push_back(route.config.path);
   }
+  if (config.multiplex.has_value()) {
+    route_names.push_back(config.multiplex->path);
+  }
   std::unique_ptr<Gateway> gateway(new Gateway(
       config, *std::move(schema), std::move(backends), std::move(route_names)));
   ASSIGN_OR_RETURN(gateway->access_log_,
@@ -117,6 +120,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   for (const PlannedRoute& route : routes) {
     RETURN_IF_ERROR(gateway->AddRoute(route));
   }
+  RETURN_IF_ERROR(gateway->AddMultiplexRoute());
   return gateway;
 }
 
@@ -201,6 +205,33 @@ absl::Status Gateway::AddRoute(const PlannedRoute& planned) {
     return ConfigError(config_, planned.key, path_template.status());
   }
   routes_.AddTemplate(*std::move(path_template), std::move(stream_route));
+  return absl::OkStatus();
+}
+
+absl::Status Gateway::AddMultiplexRoute() {
+  if (!config_.multiplex.has_value()) return absl::OkStatus();
+  const MultiplexConfig& multiplex = *config_.multiplex;
+  if (std::optional<RouteTable::Match> taken = routes_.Find(multiplex.path)) {
+    return ConfigError(
+        config_, "multiplex.path",
+        absl::InvalidArgumentError(absl::StrCat(
+            "\"", multiplex.path, "\" is also served by the route ",
+            taken->route->path())));
+  }
+  MultiplexRouteOptions options;
+  options.path = multiplex.path;
+  options.max_subscriptions = multiplex.max_subscriptions;
+  options.routes = &routes_;
+  options.sse.open_wait = config_.open_wait;
+  options.sse.heartbeat = config_.heartbeat;
+  options.sse.max_duration = multiplex.max_duration;
+  options.sse.draining = &draining_;
+  options.sse.metrics = metrics_.ForRoute(multiplex.path);
+  options.on_finish = [this](const StreamRequestInfo& info,
+                             const StreamOutcome& outcome) {
+    LogStream(info, outcome);
+  };
+  multiplex_ = std::make_unique<MultiplexRoute>(std::move(options));
   return absl::OkStatus();
 }
 
@@ -327,8 +358,10 @@ void Gateway::Dispatch(const httplib::Request& request,
     return;
   }
   const std::optional<RouteTable::Match> route = routes_.Find(path);
+  const bool is_multiplex = multiplex_ != nullptr && path == multiplex_->path();
   if (cors_.has_value()) {
-    if (CorsPolicy::IsPreflight(request) && route.has_value()) {
+    if (CorsPolicy::IsPreflight(request) &&
+        (route.has_value() || is_multiplex)) {
       cors_->ServePreflight(request, response);
       return;
     }
@@ -342,6 +375,14 @@ void Gateway::Dispatch(const httplib::Request& request,
     }
     response.set_header("Cache-Control", "no-cache");
     response.set_content(*index_page_, "text/html; charset=utf-8");
+    return;
+  }
+  if (is_multiplex) {
+    if (request.method != "GET") {
+      WriteMethodNotAllowed(request, path, "GET", response);
+      return;
+    }
+    multiplex_->Handle(request, response);
     return;
   }
   if (!route.has_value()) {

@@ -54,6 +54,7 @@
 #include "gateway/ops/access_log.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/route/cors.h"
+#include "gateway/route/multiplex_route.h"
 #include "gateway/route/route_table.h"
 #include "gateway/route/stream_limiter.h"
 #include "gateway/route/stream_route.h"
@@ -104,6 +105,8 @@ class Gateway {
   absl::Status SetUpFrontDoor();
   // Builds `route` (its method resolved against the schema) into routes_.
   absl::Status AddRoute(const PlannedRoute& route);
+  // Builds the multiplex endpoint, if configured (after every route).
+  absl::Status AddMultiplexRoute();
 
   // httplib's pre-routing handler: every request is dispatched here.
   void Dispatch(const httplib::Request& request, httplib::Response& response);
@@ -127,6 +130,8 @@ class Gateway {
   Metrics metrics_;
   std::unique_ptr<AccessLog> access_log_;  // Null: access_log is "off".
   RouteTable routes_;
+  // The multiplex endpoint, if configured; serves routes_' routes.
+  std::unique_ptr<MultiplexRoute> multiplex_;
   // Shared upstream calls of fan-out routes; null when no route has fanout.
   // Destroyed after loops_ (whose streams subscribe to it) and before
   // routes_ (whose StreamMethods opened its calls).

@@ -25,6 +25,7 @@ FUZZERS=(
   fuzz:request_builder_fuzzer
   fuzz:json_renderer_fuzzer
   fuzz:config_fuzzer
+  fuzz:compound_event_id_fuzzer
 )
 
 # The fuzz build's own output base (FUZZ_OUTPUT_BASE overrides it); its

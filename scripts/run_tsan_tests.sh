@@ -26,10 +26,12 @@ TESTS=(
   //gateway/ops:access_log_test
   //tests:access_log_sink_test
   //core:fanout_hub_test
+  //core:multiplexed_event_stream_test
   //core:grpc_stream_call_test
   //core:stream_method_test
   //core:reflection_client_test
   //tests:fanout_test
+  //tests:multiplex_test
   //tests:stream_life_test
   //tests:gateway_integration_test
   //tests:sigterm_drain_test

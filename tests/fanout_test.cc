@@ -24,6 +24,7 @@
 #include "tests/sse_test_client.h"
 #include "tests/test_backend.h"
 #include "tests/test_gateway.h"
+#include "tests/wait_for.h"
 
 namespace sse_gateway {
 namespace {
@@ -31,16 +32,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kPatience = absl::Seconds(60);
-
-// Waits (kPatience at most) until `condition` holds; returns whether it did.
-bool WaitFor(const std::function<bool()>& condition) {
-  const absl::Time give_up = absl::Now() + kPatience;
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
 
 // The ids of `response`'s events of type "message", in order.
 std::vector<std::string> Ids(const SseResponse& response) {

@@ -23,6 +23,7 @@ struct TestBackend::State {
   std::vector<ObservedCall> calls ABSL_GUARDED_BY(mu);
   size_t cancelled ABSL_GUARDED_BY(mu) = 0;
   size_t finished ABSL_GUARDED_BY(mu) = 0;
+  size_t send_times_per_call = 0;  // Options::send_times_per_call
 };
 
 namespace {
@@ -167,6 +168,13 @@ class StreamReactor final : public grpc::ServerWriteReactor<StreamResponse> {
       case Action::kNone:
         break;
       case Action::kWrite:
+        if (state_->send_times_per_call > 0) {
+          absl::MutexLock lock(&state_->mu);
+          std::vector<absl::Time>& times = state_->calls[index_].send_times;
+          if (times.size() < state_->send_times_per_call) {
+            times.push_back(absl::Now());
+          }
+        }
         StartWrite(&response_);
         break;
       case Action::kWait:
@@ -240,6 +248,7 @@ std::unique_ptr<TestBackend> TestBackend::Start() { return Start(Options()); }
 
 std::unique_ptr<TestBackend> TestBackend::Start(const Options& options) {
   std::unique_ptr<TestBackend> backend(new TestBackend());
+  backend->state_->send_times_per_call = options.send_times_per_call;
   backend->service_ = std::make_unique<Service>(backend->state_.get());
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> credentials =

@@ -47,6 +47,9 @@ class TestBackend {
     int64_t messages_written = 0;
     bool cancelled = false;  // The backend saw the call cancelled.
     bool finished = false;   // The call is over on the backend (OnDone ran).
+    // When each of the first Options::send_times_per_call responses was
+    // handed to gRPC (StartWrite); empty unless that option is set.
+    std::vector<absl::Time> send_times;
   };
 
   // Starts the server; aborts the test program if it cannot.
@@ -62,6 +65,9 @@ class TestBackend {
     // GRPC_ARG_MAX_CONCURRENT_STREAMS per HTTP/2 connection; 0: gRPC's
     // default (no limit).
     int max_concurrent_streams = 0;
+    // Record ObservedCall::send_times for at most this many responses of
+    // each call (0: none).
+    size_t send_times_per_call = 0;
   };
   static std::unique_ptr<TestBackend> Start(const Options& options);
 

@@ -22,12 +22,14 @@
 namespace sse_gateway {
 namespace {
 using config_internal::CheckRouteBackends;
+using config_internal::CheckRoutePath;
 using config_internal::ConfigReader;
 using config_internal::Field;
 using config_internal::ParseBackends;
 using config_internal::ParseCredentialsConfig;
 using config_internal::ParseFields;
 using config_internal::ParseListenTls;
+using config_internal::ParseMultiplex;
 using config_internal::ResolvePath;
 
 absl::Status CheckEventName(absl::string_view name) {
@@ -50,27 +52,6 @@ absl::Status CheckEventName(absl::string_view name) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", kErrorEventName,
                      "\" collides with EventSource's own error event"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckRoutePath(absl::string_view path) {
-  if (path.empty() || path[0] != '/') {
-    return absl::InvalidArgumentError("must start with '/'");
-  }
-  for (absl::string_view reserved : {kHealthzPath, kReadyzPath, kMetricsPath}) {
-    if (path == reserved) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", path, "\" is served by the gateway itself"));
-    }
-  }
-  for (char c : path) {
-    if (c == '?' || c == '#' || c == '%' ||
-        absl::ascii_isspace(static_cast<unsigned char>(c)) ||
-        absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError(
-          "must be a plain path without query, fragment, escapes or spaces");
-    }
   }
   return absl::OkStatus();
 }
@@ -237,6 +218,7 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
                                     "response_headers",
                                     "cors",
                                     "routes_from_annotations",
+                                    "multiplex",
                                     "tls"}));
 
   GatewayConfig config;
@@ -332,6 +314,7 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
     config.routes.push_back(std::move(route));
   }
   RETURN_IF_ERROR(CheckRouteBackends(reader, config));
+  RETURN_IF_ERROR(ParseMultiplex(reader, root, &config));
   return config;
 }
 

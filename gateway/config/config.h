@@ -85,6 +85,19 @@ struct FanoutConfig {
 // The most replay_events a route may keep.
 inline constexpr int64_t kMaxReplayEvents = 1000000;
 
+// The `multiplex:` block: one endpoint where an EventSource carries several
+// routes' streams (see gateway/route/multiplex_route.h).
+struct MultiplexConfig {
+  std::string path;                // the endpoint; required
+  int64_t max_subscriptions = 16;  // per request, 1..64
+  // Ends a multiplexed response after this long with a retry hint; the
+  // subscriptions' own routes' max_duration_ms do not apply to it.
+  std::optional<absl::Duration> max_duration;
+};
+
+// The most subscriptions multiplex.max_subscriptions may allow.
+inline constexpr int64_t kMaxMultiplexSubscriptions = 64;
+
 struct RouteConfig {
   std::string path;              // GET path served as text/event-stream
   std::string backend;           // backend name; empty: the only backend
@@ -152,6 +165,7 @@ struct GatewayConfig {
   // a route (path template, default options); explicit routes win.
   bool routes_from_annotations = false;
   std::vector<RouteConfig> routes;
+  std::optional<MultiplexConfig> multiplex;  // none: no multiplex endpoint
 };
 
 // The backends of `config`: `backends`, or else one backend named "default"

@@ -210,6 +210,16 @@ absl::Status ParseCredentialsConfig(const ConfigReader& reader,
                                     const YAML::Node& root,
                                     GatewayConfig* config);
 
+// multiplex: {path, max_subscriptions, max_duration_ms}
+// (config_multiplex.cc). Requires: the routes were parsed (the path must not
+// be one of theirs).
+absl::Status ParseMultiplex(const ConfigReader& reader, const YAML::Node& root,
+                            GatewayConfig* config);
+
+// A route path (also the multiplex endpoint's): starts with '/', is not an
+// operations endpoint, and holds no query, fragment, escape or space.
+absl::Status CheckRoutePath(absl::string_view path);
+
 }  // namespace config_internal
 }  // namespace sse_gateway
 

@@ -246,6 +246,56 @@ TEST(ConfigTest, FanoutErrors) {
               HasSubstr("routes[0].event: \"gap\" is reserved"));
 }
 
+TEST(ConfigTest, ParsesMultiplex) {
+  absl::StatusOr<GatewayConfig> none = Parse(kGoodConfig);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->multiplex.has_value());
+
+  absl::StatusOr<GatewayConfig> defaults =
+      Parse(std::string(kGoodConfig) + "multiplex: {path: /v1/multiplex}\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  ASSERT_TRUE(defaults->multiplex.has_value());
+  EXPECT_EQ(defaults->multiplex->path, "/v1/multiplex");
+  EXPECT_EQ(defaults->multiplex->max_subscriptions, 16);
+  EXPECT_FALSE(defaults->multiplex->max_duration.has_value());
+
+  absl::StatusOr<GatewayConfig> set = Parse(
+      std::string(kGoodConfig) +
+      "multiplex: {path: /m, max_subscriptions: 64, max_duration_ms: 900}\n");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->multiplex->max_subscriptions, 64);
+  EXPECT_EQ(set->multiplex->max_duration, absl::Milliseconds(900));
+}
+
+TEST(ConfigTest, MultiplexErrors) {
+  const auto with = [](const std::string& multiplex) {
+    absl::StatusOr<GatewayConfig> config =
+        Parse(std::string(kGoodConfig) + "multiplex: " + multiplex + "\n");
+    EXPECT_FALSE(config.ok()) << multiplex;
+    return config.ok() ? std::string() : std::string(config.status().message());
+  };
+  EXPECT_THAT(with("{max_subscriptions: 4}"),
+              HasSubstr("multiplex.path: is required"));
+  EXPECT_THAT(with("{path: v1/m}"),
+              HasSubstr("multiplex.path: must start with '/'"));
+  EXPECT_THAT(
+      with("{path: /metrics}"),
+      HasSubstr("multiplex.path: \"/metrics\" is served by the gateway"));
+  EXPECT_THAT(
+      with("{path: /v1/ticks}"),
+      HasSubstr("multiplex.path: \"/v1/ticks\" is also a route's path"));
+  EXPECT_THAT(with("{path: \"/m?x=1\"}"),
+              HasSubstr("multiplex.path: must be a plain"));
+  EXPECT_THAT(with("{path: /m, max_subscriptions: 0}"),
+              HasSubstr("multiplex.max_subscriptions"));
+  EXPECT_THAT(with("{path: /m, max_subscriptions: 65}"),
+              HasSubstr("multiplex.max_subscriptions: must be at most 64"));
+  EXPECT_THAT(with("{path: /m, max_duration_ms: 0}"),
+              HasSubstr("multiplex.max_duration_ms"));
+  EXPECT_THAT(with("{path: /m, subscriptions: 3}"), HasSubstr("multiplex"));
+  EXPECT_THAT(with("[/m]"), HasSubstr("multiplex: must be a map"));
+}
+
 TEST(ConfigTest, BadValues) {
   EXPECT_THAT(ErrorAfter("retry_ms: 2000", "retry_ms: -1"),
               HasSubstr("routes[0].retry_ms: must not be negative"));

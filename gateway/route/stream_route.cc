@@ -6,7 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/status_macros.h"
+#include "gateway/http/http_status.h"
 #include "gateway/http/query_string.h"
 #include "gateway/route/grpc_timeout.h"
 
@@ -19,17 +22,14 @@ StreamRoute::StreamRoute(std::string path, std::unique_ptr<StreamMethod> method,
       options_(std::move(options)),
       limiter_(options_.max_streams) {}
 
-void StreamRoute::Reject(const httplib::Request& request,
-                         const StreamRequestInfo& info,
-                         httplib::Response& response) const {
-  WriteUnavailableResponse(
-      request,
-      absl::UnavailableError(absl::StrCat(
-          "no stream slot free on ", path_,
-          " (limit reached or the gateway is draining); retry later")),
-      options_.sse.reconnect_retry_ms, response);
+absl::Status StreamRoute::Refuse(const httplib::Request& request,
+                                 const StreamRequestInfo& info) const {
+  const absl::Status status = absl::UnavailableError(
+      absl::StrCat("no stream slot free on ", path_,
+                   " (limit reached or the gateway is draining); retry later"));
   StreamOutcome outcome;
-  outcome.http_status = response.status;
+  // What WriteUnavailableResponse answers.
+  outcome.http_status = AcceptsEventStream(request) ? 200 : 503;
   outcome.code = absl::StatusCode::kUnavailable;
   outcome.reason = CloseReason::kRejected;
   if (RouteMetrics* metrics = options_.sse.metrics) {
@@ -37,116 +37,133 @@ void StreamRoute::Reject(const httplib::Request& request,
     metrics->StreamRefused(outcome.code);
   }
   if (options_.on_finish) options_.on_finish(info, outcome);
+  return status;
 }
 
-void StreamRoute::Handle(const httplib::Request& request,
-                         httplib::Response& response,
-                         const QueryParams& path_bindings) const {
+absl::StatusOr<StreamRoute::Admission> StreamRoute::Admit(
+    const httplib::Request& request, const QueryParams& path_bindings,
+    const std::optional<std::string>& last_event_id) const {
   // 1. Bad input is a 400 before any upstream call is made.
-  absl::StatusOr<QueryParams> params =
-      ParseQueryString(QueryOfTarget(request.target));
-  if (!params.ok()) {
-    WriteErrorResponse(params.status(), response);
-    return;
-  }
-  params->insert(params->begin(), path_bindings.begin(), path_bindings.end());
-  absl::StatusOr<std::optional<std::string>> token =
-      options_.forwarding.TakeToken(&*params);
-  if (!token.ok()) {
-    WriteErrorResponse(token.status(), response);
-    return;
-  }
-  absl::StatusOr<std::unique_ptr<google::protobuf::Message>> upstream_request =
-      method_->BuildRequest(*params);
-  if (!upstream_request.ok()) {
-    WriteErrorResponse(upstream_request.status(), response);
-    return;
-  }
-  std::optional<absl::Duration> timeout;
+  ASSIGN_OR_RETURN(QueryParams params,
+                   ParseQueryString(QueryOfTarget(request.target)));
+  params.insert(params.begin(), path_bindings.begin(), path_bindings.end());
+  ASSIGN_OR_RETURN(std::optional<std::string> token,
+                   options_.forwarding.TakeToken(&params));
+  Admission admission;
+  ASSIGN_OR_RETURN(admission.upstream_request, method_->BuildRequest(params));
   if (request.has_header("Grpc-Timeout")) {
-    absl::StatusOr<absl::Duration> parsed =
-        ParseGrpcTimeout(request.get_header_value("Grpc-Timeout"));
-    if (!parsed.ok()) {
-      WriteErrorResponse(parsed.status(), response);
-      return;
-    }
-    timeout = *parsed;
+    ASSIGN_OR_RETURN(
+        admission.timeout,
+        ParseGrpcTimeout(request.get_header_value("Grpc-Timeout")));
   }
-  absl::StatusOr<Metadata> metadata =
-      options_.forwarding.Build(request.headers, request.remote_addr, *token);
-  if (!metadata.ok()) {
-    WriteErrorResponse(metadata.status(), response);
-    return;
-  }
+  ASSIGN_OR_RETURN(
+      admission.metadata,
+      options_.forwarding.Build(request.headers, request.remote_addr, token));
 
   StreamRequestInfo info;
   info.route = path_;
   info.remote = absl::StrCat(request.remote_addr, ":", request.remote_port);
-  if (request.has_header("Last-Event-ID")) {
-    info.last_event_id = request.get_header_value("Last-Event-ID");
-  }
+  info.last_event_id = last_event_id;
   const size_t metadata_bytes =
-      MetadataBytes(*metadata) +
-      (info.last_event_id.has_value()
-           ? MetadataEntryBytes(kLastEventIdMetadataKey, *info.last_event_id)
+      MetadataBytes(admission.metadata) +
+      (last_event_id.has_value()
+           ? MetadataEntryBytes(kLastEventIdMetadataKey, *last_event_id)
            : 0);
   if (metadata_bytes > static_cast<size_t>(options_.max_metadata_bytes)) {
-    WriteErrorResponse(
+    return WithHttpStatus(
         absl::ResourceExhaustedError(
             absl::StrCat("the request's headers make ", metadata_bytes,
                          " bytes of gRPC metadata, over the limit of ",
                          options_.max_metadata_bytes, " (max_metadata_bytes)")),
-        response);
-    response.status = 431;
-    return;
+        431);
   }
 
   // 2. Take a slot, or refuse at once (also while draining).
   StreamLimiter* global = options_.global_limiter;
   if (options_.sse.draining != nullptr && options_.sse.draining->load()) {
-    Reject(request, info, response);
-    return;
+    return Refuse(request, info);
   }
-  if (!limiter_.TryAcquire()) {
-    Reject(request, info, response);
-    return;
-  }
+  if (!limiter_.TryAcquire()) return Refuse(request, info);
   if (global != nullptr && !global->TryAcquire()) {
     limiter_.Release();
-    Reject(request, info, response);
-    return;
+    return Refuse(request, info);
   }
-
-  // 3. Stream; the slot is returned when the response is over.
   RouteMetrics* metrics = options_.sse.metrics;
   if (metrics != nullptr) metrics->StreamStarted();
-  SseStreamOptions sse = options_.sse;
-  sse.on_finish = [this, global, metrics,
-                   info = std::move(info)](const StreamOutcome& outcome) {
+  admission.finish = [this, global, metrics,
+                      info = std::move(info)](const StreamOutcome& outcome) {
     limiter_.Release();
     if (global != nullptr) global->Release();
     if (metrics != nullptr)
       metrics->StreamFinished(outcome.code, outcome.reason);
     if (options_.on_finish) options_.on_finish(info, outcome);
   };
-  const std::shared_ptr<const google::protobuf::Message> built =
-      *std::move(upstream_request);
-  if (options_.fanout.has_value() && !timeout.has_value()) {
-    const SharedCallSpec spec = FanoutSpec(built, *metadata);
-    ServeEventStream(
-        request,
-        [&](const std::optional<std::string>& last_event_id) {
-          return options_.fanout->hub->Subscribe(spec, last_event_id);
-        },
-        sse, response);
+  return admission;
+}
+
+EventStreamFactory StreamRoute::FactoryFor(const Admission& admission) const {
+  // A request with its own deadline gets its own call.
+  if (options_.fanout.has_value() && !admission.timeout.has_value()) {
+    SharedCallSpec spec =
+        FanoutSpec(admission.upstream_request, admission.metadata);
+    FanoutHub* hub = options_.fanout->hub;
+    return [hub, spec = std::move(spec)](
+               const std::optional<std::string>& last_event_id) {
+      return hub->Subscribe(spec, last_event_id);
+    };
+  }
+  return [method = method_.get(), request = admission.upstream_request,
+          metadata = admission.metadata, timeout = admission.timeout](
+             const std::optional<std::string>& last_event_id) {
+    return method->Open(*request, last_event_id, metadata, timeout);
+  };
+}
+
+void StreamRoute::Handle(const httplib::Request& request,
+                         httplib::Response& response,
+                         const QueryParams& path_bindings) const {
+  std::optional<std::string> last_event_id;
+  if (request.has_header("Last-Event-ID")) {
+    last_event_id = request.get_header_value("Last-Event-ID");
+  }
+  absl::StatusOr<Admission> admission =
+      Admit(request, path_bindings, last_event_id);
+  if (!admission.ok()) {
+    if (admission.status().code() == absl::StatusCode::kUnavailable) {
+      WriteUnavailableResponse(request, admission.status(),
+                               options_.sse.reconnect_retry_ms, response);
+    } else {
+      WriteErrorResponse(admission.status(), response);
+    }
     return;
   }
-  ServeEventStream(
-      request,
-      [&](const std::optional<std::string>& last_event_id) {
-        return method_->Open(*built, last_event_id, *metadata, timeout);
-      },
-      sse, response);
+  // 3. Stream; the slot is returned when the response is over.
+  SseStreamOptions sse = options_.sse;
+  sse.on_finish = std::move(admission->finish);
+  ServeEventStream(request, FactoryFor(*admission), sse, response);
+}
+
+absl::StatusOr<StreamRoute::OpenedStream> StreamRoute::Open(
+    const httplib::Request& request, const QueryParams& path_bindings,
+    const std::optional<std::string>& last_event_id) const {
+  const absl::Time started = absl::Now();
+  ASSIGN_OR_RETURN(Admission admission,
+                   Admit(request, path_bindings, last_event_id));
+  absl::StatusOr<std::unique_ptr<EventStream>> stream =
+      FactoryFor(admission)(last_event_id);
+  if (!stream.ok()) {
+    StreamOutcome outcome;
+    outcome.http_status = HttpStatusFor(stream.status());
+    outcome.code = stream.status().code();
+    outcome.reason = CloseReason::kRejected;
+    outcome.duration = absl::Now() - started;
+    admission.finish(outcome);
+    return stream.status();
+  }
+  OpenedStream opened;
+  opened.stream = *std::move(stream);
+  opened.finish = std::move(admission.finish);
+  return opened;
 }
 
 SharedCallSpec StreamRoute::FanoutSpec(

@@ -91,11 +91,47 @@ class StreamRoute {
   void Handle(const httplib::Request& request, httplib::Response& response,
               const QueryParams& path_bindings = {}) const;
 
+  // One stream of this route opened for a caller that serves it itself (a
+  // multiplexed request): the stream, and what must be called exactly once
+  // when it is over (returns the slot, counts and logs it).
+  struct OpenedStream {
+    std::unique_ptr<EventStream> stream;
+    std::function<void(const StreamOutcome&)> finish;
+  };
+
+  // Steps 1 to 3 of Handle for `request` (its target, headers and peer),
+  // resuming from `last_event_id` instead of the request's Last-Event-ID
+  // header, without answering it: every refusal is the error status Handle
+  // would answer with (WithHttpStatus for 431; UNAVAILABLE when no slot is
+  // free, already counted and logged as a refusal).
+  absl::StatusOr<OpenedStream> Open(
+      const httplib::Request& request, const QueryParams& path_bindings,
+      const std::optional<std::string>& last_event_id) const;
+
+  const std::string& path() const { return path_; }
+
  private:
-  // Answers with WriteUnavailableResponse (503 with Retry-After, or a
-  // retry-only event stream for EventSource) and reports the refusal.
-  void Reject(const httplib::Request& request, const StreamRequestInfo& info,
-              httplib::Response& response) const;
+  // A request that passed steps 1 and 2 and holds a stream slot, which
+  // `finish` gives back.
+  struct Admission {
+    std::shared_ptr<const google::protobuf::Message> upstream_request;
+    Metadata metadata;
+    std::optional<absl::Duration> timeout;
+    std::function<void(const StreamOutcome&)> finish;
+  };
+
+  // Steps 1 and 2; see Open() for the errors.
+  absl::StatusOr<Admission> Admit(
+      const httplib::Request& request, const QueryParams& path_bindings,
+      const std::optional<std::string>& last_event_id) const;
+
+  // Counts and logs a request refused for want of a slot; returns the
+  // UNAVAILABLE status it is answered with.
+  absl::Status Refuse(const httplib::Request& request,
+                      const StreamRequestInfo& info) const;
+
+  // How the admitted request's stream is opened (step 3).
+  EventStreamFactory FactoryFor(const Admission& admission) const;
 
   // The fan-out subscription spec for `request` with `metadata`.
   SharedCallSpec FanoutSpec(
