@@ -54,6 +54,7 @@ void EventStreamParser::Reset() {
   pending_has_data_ = false;
   pending_is_end_ = false;
   pending_sent_unix_nanos_ = -1;
+  pending_type_.clear();
 }
 
 bool EventStreamParser::Feed(absl::string_view bytes, StreamEventSink* sink) {
@@ -128,10 +129,13 @@ bool EventStreamParser::ProcessSseLine(absl::string_view line,
     StreamEvent event;
     event.is_end = pending_is_end_;
     event.sent_unix_nanos = pending_sent_unix_nanos_;
+    event.type = pending_type_;
     pending_has_data_ = false;
     pending_is_end_ = false;
     pending_sent_unix_nanos_ = -1;
-    return dispatch ? sink->OnStreamEvent(event) : true;
+    const bool keep_going = dispatch ? sink->OnStreamEvent(event) : true;
+    pending_type_.clear();  // Keeps its capacity: no allocation per event.
+    return keep_going;
   }
   if (line[0] == ':') {
     ++comments_;
@@ -152,6 +156,7 @@ bool EventStreamParser::ProcessSseLine(absl::string_view line,
     }
   } else if (field == "event") {
     pending_is_end_ = value == "end";
+    pending_type_.assign(value.data(), value.size());
   }
   // "id", "retry" and unknown fields do not matter to the benchmark.
   return true;

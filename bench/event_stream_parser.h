@@ -12,11 +12,12 @@
 //    blank is one event; a line starting with `{"error"` is a terminal event.
 //
 // For each dispatched event the sink gets a StreamEvent: whether it is the
-// terminal event (SSE type "end", NDJSON error object) and the value of the
-// first `"sentUnixNanos":"<digits>"` in its data (-1 when absent). Nothing
-// else of the event is kept, so parsing allocates nothing per event: a line
-// is copied only when it spans two Feed calls, into a buffer whose capacity
-// is reused.
+// terminal event (SSE type "end", NDJSON error object), its SSE event type
+// (the last `event:` field's value; empty when none, and for NDJSON) and the
+// value of the first `"sentUnixNanos":"<digits>"` in its data (-1 when
+// absent). Nothing else of the event is kept, so parsing allocates nothing
+// per event: a line is copied only when it spans two Feed calls, and the
+// type into a string, each a buffer whose capacity is reused.
 //
 // Contract: the events produced never depend on how the body is split across
 // Feed calls (down to one byte at a time). Not thread-safe: one parser per
@@ -39,6 +40,9 @@ enum class EventFormat { kSse, kNdjson };
 struct StreamEvent {
   bool is_end = false;           // SSE "end" event or NDJSON error object.
   int64_t sent_unix_nanos = -1;  // From the data; -1 when absent.
+  // The SSE event type, e.g. a multiplexed stream's subscription name; empty
+  // when the event had no `event:` field. Valid only during OnStreamEvent.
+  absl::string_view type;
 };
 
 // Receives the events of an EventStreamParser. Returning false stops the
@@ -91,6 +95,7 @@ class EventStreamParser {
   bool pending_has_data_ = false;
   bool pending_is_end_ = false;
   int64_t pending_sent_unix_nanos_ = -1;
+  std::string pending_type_;  // Empty: no `event:` field (yet).
 };
 
 }  // namespace sse_gateway

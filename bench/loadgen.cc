@@ -16,6 +16,18 @@
 // backlog); heartbeats (SSE comment lines); loadgen {cpu_s, rss_kib} (this
 // process during the window, to show it is not the bottleneck). bytes count
 // the HTTP body after de-chunking; mbytes_per_s is in 10^6 bytes.
+//
+// A multiplexed stream (the gateway's multiplex endpoint, one SSE event type
+// per subscription) is read per subscription with --subscriptions:
+//
+//   loadgen --path='/v1/multiplex?slow=...&fast=...' --subscriptions=slow,fast
+//       --measured_subscriptions=slow --fast_subscription=fast
+//
+// adds a "multiplex" object (subscription_stats.h): per subscription events,
+// events_per_s and latency_us; "measured" (the measured subscriptions'
+// latencies pooled); "fast" (its events, and per measured event the fast
+// events received since that subscription's previous event, "runs", and the
+// fast events sent after it but received before it, "overtakes").
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -41,6 +53,7 @@
 #include "bench/bench_stats.h"
 #include "bench/loadgen_worker.h"
 #include "bench/loadgen_worker_group.h"
+#include "bench/subscription_stats.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server IPv4 address or name.");
 ABSL_FLAG(int, port, 18080, "Server port.");
@@ -71,6 +84,15 @@ ABSL_FLAG(int, source_ips, -1,
           "Connect from 127.0.0.1..127.0.0.N (loopback targets only) so that "
           "many connections do not exhaust one ephemeral port range; -1: 4 "
           "for a 127.x target, else 0 (the kernel's choice).");
+ABSL_FLAG(std::string, subscriptions, "",
+          "A multiplexed stream's subscription names (its SSE event types), "
+          "comma-separated: events are counted and timed per subscription.");
+ABSL_FLAG(std::string, measured_subscriptions, "",
+          "With --subscriptions: those whose latencies are pooled as "
+          "\"measured\" (default: the first).");
+ABSL_FLAG(std::string, fast_subscription, "",
+          "With --subscriptions: the fast one, whose events are counted "
+          "between two events of a measured subscription.");
 ABSL_FLAG(double, first_event_timeout_s, 60,
           "A connection with no first event this long after its start fails "
           "as a timeout.");
@@ -155,6 +177,7 @@ struct LoadgenConfig {
   sockaddr_in address{};
   std::vector<in_addr> source_addresses;
   std::string request;
+  SubscriptionConfig subscriptions;
 };
 
 absl::StatusOr<LoadgenConfig> ConfigFromFlags() {
@@ -210,6 +233,16 @@ absl::StatusOr<LoadgenConfig> ConfigFromFlags() {
     source.s_addr = htonl((127u << 24) | static_cast<uint32_t>(i));
     config.source_addresses.push_back(source);
   }
+
+  absl::StatusOr<SubscriptionConfig> subscriptions =
+      ParseSubscriptionConfig(absl::GetFlag(FLAGS_subscriptions),
+                              absl::GetFlag(FLAGS_measured_subscriptions),
+                              absl::GetFlag(FLAGS_fast_subscription));
+  if (!subscriptions.ok()) return subscriptions.status();
+  if (subscriptions->enabled() && config.format != EventFormat::kSse) {
+    return absl::InvalidArgumentError("--subscriptions needs --format=sse");
+  }
+  config.subscriptions = *std::move(subscriptions);
 
   std::string accept = absl::GetFlag(FLAGS_accept);
   if (accept.empty()) {
@@ -383,6 +416,10 @@ std::string ResultJson(const LoadgenConfig& config,
       .Add("connect_retries", group.Sum(&Progress::connect_retries))
       .Add("syn_retransmits", total.syn_retransmits)
       .Add("heartbeats", total.comments);
+  if (config.subscriptions.enabled()) {
+    out.Add("multiplex", SubscriptionJson(config.subscriptions,
+                                          total.subscriptions, m.window_s));
+  }
   if (m.self_window_start.has_value() && m.self_hold.has_value()) {
     JsonObject self;  // The load generator's own cost during the window.
     self.Add("cpu_s", m.self_hold->cpu_s - m.self_window_start->cpu_s)
@@ -426,6 +463,7 @@ int Run() {
   totals.cycles = config->cycles;
   totals.first_event_timeout_ns =
       static_cast<int64_t>(config->first_event_timeout_s * 1e9);
+  totals.subscriptions = config->subscriptions;
   LoadgenWorkerGroup group(totals, config->threads,
                            /*measuring=*/config->churn);
   Measurement measurement;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/event_stream_parser.h"
 #include "bench/http_response_parser.h"
+#include "bench/subscription_stats.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -145,6 +146,134 @@ TEST(EventStreamParserTest, SinkCanStopAndResetStartsOver) {
   CollectingEventSink second;
   EXPECT_TRUE(parser.Feed("data: {\"sentUnixNanos\":\"5\"}\n\n", &second));
   EXPECT_THAT(second.events, ElementsAre(Tick(5)));
+}
+
+// Collects each event's type ("" when none), which is only valid during the
+// callback.
+class TypeCollectingSink : public StreamEventSink {
+ public:
+  bool OnStreamEvent(const StreamEvent& event) override {
+    types.emplace_back(event.type);
+    sent.push_back(event.sent_unix_nanos);
+    return true;
+  }
+  std::vector<std::string> types;
+  std::vector<int64_t> sent;
+};
+
+// A multiplexed stream (the gateway's multiplex endpoint): each event's type
+// names its subscription; the type does not leak into the next event.
+TEST(EventStreamParserTest, SseEventTypesForEverySplit) {
+  const std::string input = absl::StrCat(
+      "id: 1:5ca02e62:1,~\nevent: slow\n",
+      "data: {\"seq\":\"1\",\"sentUnixNanos\":\"10\"}\nretry: 1000\n\n",
+      "id: 1:5ca02e62:1,1\r\nevent: fast\r\n",
+      "data: {\"sentUnixNanos\":\"11\"}\r\n\r\n", ": heartbeat\n",
+      "event: x\nevent: slow.end\ndata: {\"code\":0}\n\n",  // The last wins.
+      "data: {\"sentUnixNanos\":\"12\"}\n\n",               // No type.
+      "event: fast\n\n",  // No data: not dispatched, and its type is dropped.
+      "data: {\"sentUnixNanos\":\"13\"}\n\n",
+      "event: end\ndata: {\"code\":0}\n\n");
+  const std::vector<std::string> want_types = {"slow", "fast", "slow.end",
+                                               "",     "",     "end"};
+  const std::vector<int64_t> want_sent = {10, 11, -1, 12, 13, -1};
+  auto parse = [](const std::vector<std::string>& parts) {
+    EventStreamParser parser(EventFormat::kSse);
+    TypeCollectingSink sink;
+    for (const std::string& part : parts) EXPECT_TRUE(parser.Feed(part, &sink));
+    return sink;
+  };
+  for (size_t cut = 0; cut <= input.size(); ++cut) {
+    const TypeCollectingSink sink =
+        parse({input.substr(0, cut), input.substr(cut)});
+    EXPECT_EQ(sink.types, want_types) << "split at " << cut;
+    EXPECT_EQ(sink.sent, want_sent) << "split at " << cut;
+  }
+  std::vector<std::string> bytes;
+  for (char c : input) bytes.push_back(std::string(1, c));
+  EXPECT_EQ(parse(bytes).types, want_types) << "one byte at a time";
+  // NDJSON has no types.
+  EventStreamParser ndjson(EventFormat::kNdjson);
+  TypeCollectingSink sink;
+  ASSERT_TRUE(ndjson.Feed("{\"result\":{}}\n", &sink));
+  EXPECT_THAT(sink.types, ElementsAre(""));
+}
+
+TEST(SubscriptionConfigTest, ParsesTheFlags) {
+  absl::StatusOr<SubscriptionConfig> config =
+      ParseSubscriptionConfig("s0,s1,fast", "s0,s1", "fast");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->names, ElementsAre("s0", "s1", "fast"));
+  EXPECT_THAT(config->measured, ElementsAre(true, true, false));
+  EXPECT_EQ(config->fast, 2);
+  EXPECT_EQ(config->IndexOf("s1"), 1);
+  EXPECT_EQ(config->IndexOf("s1.end"), -1);
+  config = ParseSubscriptionConfig("a,b", "", "");
+  ASSERT_TRUE(config.ok());
+  EXPECT_THAT(config->measured, ElementsAre(true, false));
+  EXPECT_EQ(config->fast, -1);
+  config = ParseSubscriptionConfig("", "", "");
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->enabled());
+  EXPECT_FALSE(ParseSubscriptionConfig("a,a", "", "").ok());
+  EXPECT_FALSE(ParseSubscriptionConfig("a,,b", "", "").ok());
+  EXPECT_FALSE(ParseSubscriptionConfig("a,b", "c", "").ok());
+  EXPECT_FALSE(ParseSubscriptionConfig("a,b", "a", "a").ok());
+  EXPECT_FALSE(ParseSubscriptionConfig("a,b", "", "c").ok());
+  EXPECT_FALSE(ParseSubscriptionConfig("", "a", "").ok());
+}
+
+TEST(SubscriptionTrackerTest, CountsRunsOvertakesAndLatencies) {
+  absl::StatusOr<SubscriptionConfig> config =
+      ParseSubscriptionConfig("slow,fast", "slow", "fast");
+  ASSERT_TRUE(config.ok());
+  SubscriptionResults results(*config);
+  SubscriptionTracker tracker(&*config);
+  constexpr int64_t kUs = 1000;  // ns
+  // Before the window: state is kept, nothing recorded.
+  tracker.OnEvent("slow", 0, 5 * kUs, /*measuring=*/false, &results);
+  tracker.OnEvent("fast", 1 * kUs, 6 * kUs, false, &results);
+  // In the window: 3 fast events since the last slow one (one of them
+  // before the window), and the slow event sent at 3 us arrives after fast
+  // events sent at 4 and 5 us: 2 overtakes.
+  tracker.OnEvent("fast", 4 * kUs, 7 * kUs, true, &results);
+  tracker.OnEvent("fast", 5 * kUs, 8 * kUs, true, &results);
+  tracker.OnEvent("slow", 3 * kUs, 9 * kUs, true, &results);
+  tracker.OnEvent("slow", 10 * kUs, 12 * kUs, true, &results);  // Run of 0.
+  tracker.OnEvent("slow.end", -1, 13 * kUs, true, &results);
+  EXPECT_THAT(results.events, ElementsAre(2, 2));
+  EXPECT_EQ(results.other_events, 1);
+  EXPECT_EQ(results.latency[0].count(), 2);
+  EXPECT_EQ(results.latency[0].max(), 6);  // 9 - 3 us
+  EXPECT_EQ(results.latency[1].max(), 3);
+  EXPECT_EQ(results.measured_latency.count(), 2);
+  EXPECT_EQ(results.fast_runs.count(), 2);
+  EXPECT_EQ(results.fast_runs.max(), 3);
+  EXPECT_EQ(results.fast_runs.min(), 0);
+  EXPECT_EQ(results.fast_overtakes.count(), 2);
+  EXPECT_EQ(results.fast_overtakes.max(), 2);
+  EXPECT_EQ(results.fast_overtakes.min(), 0);
+
+  // More fast events than are remembered: the overtakes are capped.
+  for (int64_t i = 0; i < SubscriptionTracker::kOvertakeWindow + 10; ++i) {
+    tracker.OnEvent("fast", 100 * kUs + i, 200 * kUs, true, &results);
+  }
+  tracker.OnEvent("slow", 50 * kUs, 300 * kUs, true, &results);
+  EXPECT_EQ(results.fast_overtakes.max(), SubscriptionTracker::kOvertakeWindow);
+  EXPECT_EQ(results.fast_runs.max(), SubscriptionTracker::kOvertakeWindow + 10);
+
+  // A reused connection starts over; results merge per subscription.
+  tracker.Reset();
+  SubscriptionResults more(*config);
+  tracker.OnEvent("slow", 400 * kUs, 401 * kUs, true, &more);
+  EXPECT_EQ(more.fast_runs.count(), 0);  // No earlier slow event.
+  EXPECT_EQ(more.fast_overtakes.max(), 0);
+  results.Merge(more);
+  EXPECT_EQ(results.events[0], 4);
+  const std::string json = SubscriptionJson(*config, results, 2.0).ToString();
+  EXPECT_THAT(json, ::testing::HasSubstr("\"slow\": {\"events\": 4"));
+  EXPECT_THAT(json, ::testing::HasSubstr("\"measured\": {\"names\": \"slow\""));
+  EXPECT_THAT(json, ::testing::HasSubstr("\"fast\": {\"name\": \"fast\""));
 }
 
 TEST(EventStreamParserTest, OverlongLineIsAnError) {

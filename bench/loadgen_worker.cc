@@ -29,6 +29,11 @@ LoadgenWorker::LoadgenWorker(LoadgenWorkerOptions options)
   context_.latency = &results_.latency;
   context_.read_buffer = read_buffer_.data();
   context_.read_buffer_size = read_buffer_.size();
+  if (options_.subscriptions.enabled()) {
+    results_.subscriptions = SubscriptionResults(options_.subscriptions);
+    context_.subscriptions = &options_.subscriptions;
+    context_.subscription_results = &results_.subscriptions;
+  }
 }
 
 LoadgenWorker::~LoadgenWorker() {

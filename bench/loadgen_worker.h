@@ -36,6 +36,7 @@
 #include "bench/bench_stats.h"
 #include "bench/event_stream_parser.h"
 #include "bench/sse_connection.h"
+#include "bench/subscription_stats.h"
 
 namespace sse_gateway {
 
@@ -55,6 +56,9 @@ struct LoadgenWorkerOptions {
   std::atomic<int64_t>* cycles_claimed = nullptr;
   int64_t cycles = 0;
   int64_t first_event_timeout_ns = 60'000'000'000;
+  // A multiplexed stream's subscriptions (see subscription_stats.h); not
+  // enabled: events are not attributed to subscriptions.
+  SubscriptionConfig subscriptions;
   // Owned by the caller. `measuring`: record event latencies now. `stop`:
   // close everything and return.
   const std::atomic<bool>* measuring = nullptr;
@@ -85,6 +89,7 @@ struct LoadgenResults {
   std::map<int, int64_t> bad_status_codes;  // Status → connections.
   int64_t syn_retransmits = 0;
   int64_t comments = 0;
+  SubscriptionResults subscriptions;  // When options.subscriptions is enabled.
 };
 
 class LoadgenWorker {

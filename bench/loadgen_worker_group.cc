@@ -80,6 +80,7 @@ LoadgenResults LoadgenWorkerGroup::MergedResults() const {
     }
     total.syn_retransmits += result.syn_retransmits;
     total.comments += result.comments;
+    total.subscriptions.Merge(result.subscriptions);
   }
   return total;
 }

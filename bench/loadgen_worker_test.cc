@@ -275,6 +275,53 @@ TEST(LoadgenWorkerGroupTest, SplitsCyclesOverThreads) {
   EXPECT_EQ(server.requests().size(), 31u);
 }
 
+// A multiplexed response (the gateway's multiplex endpoint): events of types
+// "slow" and "fast" are attributed to their subscriptions.
+TEST(LoadgenWorkerTest, MultiplexedEventsAreCountedPerSubscription) {
+  CannedServer server(
+      [] {
+        std::string response =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n";
+        const int64_t now = RealtimeNanos();
+        // slow, fast x3, slow, fast, slow.end: runs of 3 and 1.
+        for (const char* type :
+             {"slow", "fast", "fast", "fast", "slow", "fast", "slow.end"}) {
+          const std::string event = absl::StrFormat(
+              "id: x\nevent: %s\ndata: {\"sentUnixNanos\":\"%d\"}\n\n", type,
+              now);
+          absl::StrAppendFormat(&response, "%x\r\n%s\r\n", event.size(), event);
+        }
+        return response;
+      },
+      /*hold=*/true);
+  Flags flags;
+  LoadgenWorkerOptions options = ChurnOptions(server.port(), &flags, 1);
+  options.churn = false;
+  options.connections = 1;
+  absl::StatusOr<SubscriptionConfig> subscriptions =
+      ParseSubscriptionConfig("slow,fast", "slow", "fast");
+  ASSERT_TRUE(subscriptions.ok());
+  options.subscriptions = *subscriptions;
+  LoadgenWorker worker(options);
+  std::thread thread([&] { EXPECT_TRUE(worker.Run().ok()); });
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (worker.progress().events.load() < 7 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  flags.stop.store(true);
+  thread.join();
+  const SubscriptionResults& results = worker.results().subscriptions;
+  EXPECT_THAT(results.events, ::testing::ElementsAre(2, 4));
+  EXPECT_EQ(results.other_events, 1);
+  EXPECT_EQ(results.measured_latency.count(), 2);
+  EXPECT_EQ(results.fast_runs.count(), 1);
+  EXPECT_EQ(results.fast_runs.max(), 3);
+  EXPECT_EQ(results.fast_overtakes.max(), 0);  // Same stamps: none after.
+}
+
 TEST(LoadgenWorkerTest, FailuresAreCountedByReason) {
   {
     CannedServer server(

@@ -2,11 +2,14 @@
 """Turn benchmark results into docs/benchmarks.md plus PNG plots.
 
 Usage (Debian's python3 with python3-matplotlib):
-  /usr/bin/python3 bench/report.py --results RESULTS.jsonl --out-md docs/benchmarks.md \\
-      --plots-dir bench/plots [--command "bash bench/run.sh"] [--machine-json M.json]
+  /usr/bin/python3 bench/report.py --results RESULTS.jsonl [--results MORE.jsonl ...] \\
+      --out-md docs/benchmarks.md --plots-dir bench/plots [--command "bash bench/run.sh"] \\
+      [--machine-json M.json]
 
-RESULTS.jsonl holds one JSON object per measured run:
-  {"run": 1, "scenario": "throughput|streams|ttfe|churn|ramp|slowheads|fanout",
+Several --results files are read as one (e.g. a full run plus a later run of one scenario:
+`run_benchmarks.py --scenarios multiplex`); runs of the same cell from different files are pooled.
+Each RESULTS.jsonl holds one JSON object per measured run:
+  {"run": 1, "scenario": "throughput|streams|ttfe|churn|ramp|slowheads|fanout|multiplex",
    "system": "direct|gateway|node|grpc-gateway|gateway-fanout|nchan",
    "params": {...}, "ok": true, "error": null, "result": {<measuring program's JSON, see bench.md>}}
 Runs of one (scenario, system, params) cell are summarised by their MEDIAN; headline numbers also
@@ -33,6 +36,12 @@ COLORS = {"direct": "tab:gray", "gateway": "tab:blue", "node": "tab:green", "grp
 FANOUT_SYSTEMS = ["gateway-fanout", "nchan", "gateway"]
 FANOUT_P99_MS = 100.0
 FANOUT_DELIVERED = 0.97
+# The multiplex scenario's cells (params "cell"), in table order (labels: mux_label).
+MULTIPLEX_CELLS = ["slow", "fast", "separate", "multiplex"]
+# "Not starved": the slow subscription's p99 on the multiplexed connection within this factor of the
+# slow stream's p99 on its own connection while the same fast stream runs on another one (the same
+# load on the machine without the multiplexing).
+MUX_P99_VS_SEPARATE = 2.0
 ROW_PARAM = {"throughput": "payload_bytes", "streams": "streams"}  # ttfe/churn: row = params label
 EXPECTED_ROWS = {"throughput": [64, 4096], "streams": [100, 1000, 10000, 19000]}
 DASH = "—"
@@ -47,8 +56,17 @@ BASELINE_RULE = ("threads and fds equal to before, and RSS within max(10% of bef
 
 
 # ---------------------------------------------------------------- data
-def load_results(path):
-    """Parse the JSONL file; unparsable lines become notes instead of errors."""
+def load_results(paths):
+    """Parse the JSONL files; unparsable lines become notes instead of errors."""
+    records, problems = [], []
+    for path in paths:
+        r, p = load_one(path)
+        records += r
+        problems += p
+    return records, problems
+
+
+def load_one(path):
     records, problems = [], []
     with open(path) as f:
         for i, line in enumerate(f, 1):
@@ -118,6 +136,11 @@ def group(records):
             continue
         if sc == "fanout":  # Rows are (subscribers, rate); its systems stay out of `systems`.
             row = (params.get("streams", 0), params.get("rate", 0))
+            cells.setdefault(sc, {}).setdefault(row, {}).setdefault(sysname, Cell()).runs.append(rec)
+            continue
+        if sc == "multiplex":  # Rows: (variant, fast payload, cell, slow subscriptions); gateway only.
+            row = (mux_variant(params), params.get("fast_payload_bytes", 0), params.get("cell", "?"),
+                   params.get("slow", 0))
             cells.setdefault(sc, {}).setdefault(row, {}).setdefault(sysname, Cell()).runs.append(rec)
             continue
         seen.add(sysname)
@@ -588,6 +611,224 @@ def section_fanout(cells, systems, plabels, targets, plot):
             + f"\n![fan-out p99]({plot('fanout_p99.png')})\n")
 
 
+# ---------------------------------------------------------------- multiplex
+def mux_slow(res):
+    """The slow stream's latency object: the measured subscriptions' (multiplexed connection) or
+    the connection's own (slow alone, beside a fast connection)."""
+    mux = res.get("multiplex")
+    return mux["measured"]["latency_us"] if mux else res["latency_us"]
+
+
+def mux_slow_q(q):
+    return lambda res: mux_slow(res)[q] / 1e3
+
+
+def mux_slow_eps(res):
+    mux = res.get("multiplex")
+    return mux["measured"]["events_per_s"] if mux else res["events_per_s"]
+
+
+def mux_fast_eps(res):
+    """The fast stream's events/s: its subscription's, its own connection's (fast alone), or the
+    companion connection's (separate)."""
+    mux = res.get("multiplex")
+    if mux:
+        return mux["fast"]["events_per_s"]
+    return res["companion"]["events_per_s"] if "companion" in res else res["events_per_s"]
+
+
+def mux_cpu(res):
+    return 100.0 * res["target"]["cpu_s_hold"] / res["duration_s"]
+
+
+def mux_label(cell_name, slow):
+    return {"slow": "slow alone, own connection (a)",
+            "fast": "fast alone, own connection",
+            "separate": "slow + fast on two connections",
+            "multiplex": f"multiplexed: {slow} slow + 1 fast" + (" (b)" if slow == 1 else " (c)")
+            }.get(cell_name, cell_name)
+
+
+def mux_variant(params):
+    """What must match for multiplex runs to be one cell besides the row: rates, sizes, window."""
+    return params_label({k: params.get(k) for k in ("slow_rate", "slow_payload_bytes", "fast_rate",
+                                                      "duration_s", "warmup_s")})
+
+
+def mux_keys(cells, variant=None):
+    """The multiplex cells (variant, fast payload, cell, slow subscriptions) in table order: per
+    variant the slow-alone ceiling, then per fast payload."""
+    order = {c: i for i, c in enumerate(MULTIPLEX_CELLS)}
+    keys = [k for k in cells.get("multiplex", {}) if variant is None or k[0] == variant]
+    return sorted(keys, key=lambda k: (k[0], k[2] != "slow", k[1], order.get(k[2], 99), k[3]))
+
+
+def mux_variants(cells):
+    """Variants, the one with the most runs first (the plot's)."""
+    runs = {}
+    for key, by_system in cells.get("multiplex", {}).items():
+        runs[key[0]] = runs.get(key[0], 0) + sum(len(c.runs) for c in by_system.values())
+    return sorted(runs, key=lambda v: (-runs[v], v))
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def section_multiplex(cells, systems, plabels, targets, plot):
+    variants = mux_variants(cells)
+    several = len(variants) > 1
+    blocks, notes, desc = [], [], {}
+    for variant in variants or [None]:
+        keys = mux_keys(cells, variant)
+        mc = lambda key: cell(cells, "multiplex", key, "gateway")  # noqa: E731
+        params = next((r.get("params", {}) for k in keys for r in mc(k).runs), {})
+        desc = desc or params
+        slow_rate = params.get("slow_rate", 10)
+        a = mc((variant, 0, "slow", 1))
+        a50, a99 = a.med(mux_slow_q("p50")), a.med(mux_slow_q("p99"))
+        suffix = f" [{variant}]" if several else ""
+        rows, lines = [], []
+        for key in keys:
+            _, payload, name, slow = key
+            c = mc(key)
+            fast_alone = mc((variant, payload, "fast", 0))
+            f_eps = c.med(mux_fast_eps) if name != "slow" else None
+            has_slow = name != "fast"
+            runs = c.med(field("multiplex", "fast", "runs", "max"))
+            over = c.spread(field("multiplex", "fast", "overtakes", "max"))
+            expected = f_eps / slow_rate if runs is not None and f_eps else None
+            rows.append([DASH if name == "slow" else row_name("throughput", payload), mux_label(name, slow),
+                         c.n_label(),
+                         fmt(c.med(mux_slow_eps), 1) if has_slow else DASH,
+                         fmt_spread(c.spread(mux_slow_q("p50")), 2) if has_slow else DASH,
+                         fmt_spread(c.spread(mux_slow_q("p99")), 2) if has_slow else DASH,
+                         fmt(ratio(c.med(mux_slow_q("p50")), a50), 1, "×") if has_slow else DASH,
+                         fmt(ratio(c.med(mux_slow_q("p99")), a99), 1, "×") if has_slow else DASH,
+                         fmt_spread(c.spread(mux_fast_eps)) if f_eps is not None else DASH,
+                         fmt(ratio(f_eps, fast_alone.med(mux_fast_eps)), 2, "×") if f_eps is not None else DASH,
+                         f"{fmt(runs)} ({fmt(expected)})" if runs is not None else DASH,
+                         f"{fmt(c.med(field('multiplex', 'fast', 'overtakes', 'p99')))} / {fmt_spread(over)}"
+                         if over else DASH,
+                         fmt(c.med(mux_cpu))])
+            for r in (r for r in c.runs if not Cell.is_ok(r)):
+                err = str(r.get("error") or "no result").replace("\n", " ")[:200]
+                notes.append(f"- {mux_label(name, slow)}, {row_name('throughput', payload)}{suffix}, run "
+                             f"{r.get('run', '?')}: failed — {err}")
+        for payload in sorted({k[1] for k in keys if k[2] != "slow"}):
+            size = row_name("throughput", payload)
+            sep = mc((variant, payload, "separate", 1))
+            fast_alone = mc((variant, payload, "fast", 0)).med(mux_fast_eps)
+            s99 = sep.med(mux_slow_q("p99"))
+            s50 = sep.med(mux_slow_q("p50"))
+            for k in (k for k in keys if k[1] == payload and k[2] == "multiplex"):
+                m = mc(k)
+                m50, m99 = m.med(mux_slow_q("p50")), m.med(mux_slow_q("p99"))
+                f = m.med(mux_fast_eps)
+                tag = "(b)" if k[3] == 1 else "(c)"
+                lines.append(
+                    f"- fast {size}, {k[3]} slow + 1 fast {tag}: slow latency {tag}/(a) = p50 "
+                    f"{fmt(ratio(m50, a50), 2, '×')}, p99 {fmt(ratio(m99, a99), 2, '×')} "
+                    f"({fmt(m50, 2)} / {fmt(m99, 2)} ms vs {fmt(a50, 2)} / {fmt(a99, 2)} ms); against the slow "
+                    f"stream beside the fast one on its own connection: p50 {fmt(ratio(m50, s50), 2, '×')}, "
+                    f"p99 {fmt(ratio(m99, s99), 2, '×')}; fast throughput {fmt(ratio(f, fast_alone), 2, '×')} "
+                    f"of the fast stream alone ({fmt(f)} vs {fmt(fast_alone)} events/s); largest fast run "
+                    f"{fmt(m.med(field('multiplex', 'fast', 'runs', 'max')))} (fast events/s ÷ "
+                    f"{slow_rate:g} = {fmt(ratio(f, slow_rate))}), fast events overtaking a slow one at most "
+                    f"{fmt(m.med(field('multiplex', 'fast', 'overtakes', 'max')))}")
+                # Starvation, concretely: slow events not delivered, or delivered later than the same
+                # load on the machine explains (the slow stream beside the fast one on its own connection).
+                delivered = m.med(mux_slow_eps)
+                want = k[3] * slow_rate
+                vs_sep = ratio(m99, s99)
+                verdict = (f"{DASH} (no data)" if vs_sep is None or delivered is None else
+                           "met" if vs_sep <= MUX_P99_VS_SEPARATE and delivered >= FANOUT_DELIVERED * want
+                           else "missed")
+                targets.append((f"Multiplex, {k[3]} slow + 1 fast {size}{suffix}: the fast subscription does "
+                                "not starve the slow ones (every slow event delivered; slow p99 ≤ "
+                                f"{MUX_P99_VS_SEPARATE:g}× the slow stream's beside the fast one on its own "
+                                "connection)",
+                                f"{fmt(vs_sep, 2, '×')} ({fmt(m99, 2)} vs {fmt(s99, 2)} ms); slow "
+                                f"{fmt(delivered, 1)} of {want:g} events/s; {fmt(ratio(m99, a99), 2, '×')} the "
+                                "slow stream alone", verdict))
+        runs = max((r.get("run", 0) for k in keys for r in mc(k).runs), default=0)
+        payloads = sorted({k[1] for k in keys if k[1]})
+        cmd = (f"python3 bench/run_benchmarks.py --scenarios multiplex --runs {runs}"
+               + (f" --multiplex-payloads {','.join(str(p) for p in payloads)}" if payloads else "")
+               + (f" --multiplex-duration-s {params['duration_s']:g}" if "duration_s" in params else ""))
+        blocks.append((f"Run parameters: {variant}.\n\n" if several else "")
+                      + f"Command: `{cmd}` (also part of `bash bench/run.sh`); every cell on a fresh gateway "
+                      "(bench/gateway.yaml's `multiplex:` endpoint).\n\n"
+                      + table(["Fast payload", "Cell", "n", "slow events/s", "slow p50 ms (min–max)",
+                               "slow p99 ms (min–max)", "p50 / (a)", "p99 / (a)", "fast events/s (min–max)",
+                               "fast / alone", "largest fast run (rates alone)", "overtakes p99 / max (min–max)",
+                               "CPU %"], rows or [[DASH] * 13])
+                      + ("\n\n" + "\n".join(lines) if lines else ""))
+    return ("## Scenario 8 — Multiplex fairness: a slow subscription beside a fast one\n\n"
+            f"A *slow* stream (`/v1/firehose?rate={desc.get('slow_rate', 10):g}&payload_bytes="
+            f"{desc.get('slow_payload_bytes', 64)}`) and a *fast* one (`rate={desc.get('fast_rate', 0)}`"
+            + (": as fast as flow control and the gateway allow" if not desc.get("fast_rate") else "")
+            + ") measured (a) the slow stream alone on its own connection (the ceiling); the fast stream "
+            "alone; both at once on two connections (the same load on the machine, no multiplexing); (b) one "
+            "`/v1/multiplex` connection carrying the slow subscription and the fast one; (c) the same with "
+            "15 slow subscriptions. Slow latency is from the backend's send stamp to the client, per "
+            "event of the slow subscription(s) (in (c) the 15 pooled). *Largest fast run*: the most fast "
+            "events the client received between two consecutive events of one slow subscription (in "
+            "parentheses what the rates alone give: fast events/s ÷ slow events/s). *Overtakes*: per slow "
+            "event, the fast events the client received before it that the backend sent after it (p99 / "
+            "max, median over runs with min–max). Round robin lets at most one fast message go before a "
+            "slow message once both wait in the gateway, but a slow event gets there by its own path (the "
+            "backend's pacer, gRPC threads woken from idle), usually slower than the busy fast stream's, so "
+            "overtakes ≈ fast events/s × (that slow event's latency − the fast events' latency) even in "
+            "perfect turn order: the test that the fast subscription does not hold the slow one back is its "
+            "latency against the slow stream beside the same fast stream on its own connection (in the "
+            "Targets). CPU is the gateway's, % of one core.\n\n"
+            + "\n\n".join(blocks)
+            + ("\n\nFailed runs:\n" + "\n".join(notes) if notes else "")
+            + f"\n\n![multiplex slow latency]({plot('multiplex.png')})\n")
+
+
+def plot_multiplex(cells, plots_dir):
+    """The slow stream's p50 and p99 per cell, one panel per fast payload (log scale), for the
+    variant with the most runs."""
+    variants = mux_variants(cells)
+    variant = variants[0] if variants else None
+    keys = mux_keys(cells, variant)
+    payloads = sorted({k[1] for k in keys if k[2] != "slow"}) or [0]
+    fig, axes = plt.subplots(1, len(payloads), figsize=(6 * len(payloads) + 1, 4.8), squeeze=False)
+    for ax, payload in zip(axes[0], payloads):
+        shown = [k for k in keys if k[2] == "slow" or (k[1] == payload and k[2] != "fast")]
+        has_data = False
+        for i, (q, color) in enumerate((("p50", "tab:blue"), ("p99", "tab:orange"))):
+            for j, key in enumerate(shown):
+                sp = cell(cells, "multiplex", key, "gateway").spread(mux_slow_q(q))
+                if sp is None:
+                    continue
+                x = j + (i - 0.5) * 0.4
+                ax.bar(x, sp[0], 0.4, yerr=[[sp[0] - sp[1]], [sp[2] - sp[0]]], capsize=3, color=color,
+                       label=q)
+                ax.annotate(_short(sp[0]), (x, sp[2]), xytext=(0, 3), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=8)
+                has_data = True
+        ax.set_xticks(range(len(shown)), [mux_label(k[2], k[3]).replace(", ", ",\n").replace(": ", ":\n")
+                                          for k in shown], fontsize=7)
+        ax.set_title(f"fast payload {row_name('throughput', payload)}")
+        ax.set_ylabel("slow stream latency ms (log)")
+        if has_data:
+            ax.set_yscale("log")
+            handles, labels = ax.get_legend_handles_labels()
+            uniq = dict(zip(labels, handles))
+            ax.legend(uniq.values(), uniq.keys(), fontsize="small")
+            ax.grid(True, axis="y", alpha=0.3)
+        else:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle("Multiplex: slow stream latency (median of runs, min–max)"
+                 + (f"\n{variant}" if len(variants) > 1 else ""))
+    fig.tight_layout()
+    fig.savefig(os.path.join(plots_dir, "multiplex.png"), dpi=100)
+    plt.close(fig)
+
+
 def plot_fanout(cells, plots_dir):
     """Delivered events/s and p99 against R: one panel per S, one line per system."""
     keys = sorted(k for k in cells.get("fanout", {}) if isinstance(k, tuple))
@@ -723,6 +964,7 @@ def make_plots(cells, systems, plots_dir):
               "cycles/s", systems, ["cycles/s"],
               lambda g, s: cell(cells, "churn", churn_row, g).spread(field("cycles_per_s")))
     plot_fanout(cells, plots_dir)
+    plot_multiplex(cells, plots_dir)
 
 
 # ---------------------------------------------------------------- document
@@ -739,7 +981,8 @@ def header(args, machine, records, problems):
            "sse-gateway (gRPC server-streaming → Server-Sent Events) compared with a direct gRPC client "
            "(`direct`, the ceiling), a Node.js peer bridge (`node`) and grpc-gateway (`grpc-gateway`), and "
            "in the fan-out scenario with nginx + nchan (`nchan`), all streaming `bench.v1.Firehose/Stream` "
-           "from the same backend.", "",
+           "from the same backend; the multiplex scenario measures the gateway's multiplex endpoint against "
+           "its own plain route.", "",
            f"- **Machine:** {mach}", f"- **Versions:** {versions}", f"- **Date:** {date}",
            f"- **Command:** `{args.command}`",
            f"- **Method:** up to {runs} run(s) per cell, systems interleaved run by run; every figure is the "
@@ -753,7 +996,8 @@ def header(args, machine, records, problems):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--results", required=True)
+    ap.add_argument("--results", required=True, action="append",
+                    help="a results JSONL file; repeat to merge several")
     ap.add_argument("--out-md", required=True)
     ap.add_argument("--plots-dir", required=True)
     ap.add_argument("--command", default="bash bench/run.sh")
@@ -776,7 +1020,7 @@ def main():
     targets = []
     sections = [f(cells, systems, plabels, targets, plot)
                 for f in (section_throughput, section_streams, section_ttfe, section_churn, section_ramp,
-                          section_slowheads, section_fanout)]
+                          section_slowheads, section_fanout, section_multiplex)]
     summary = ("## Targets\n\n" + table(["Target", "Measured (median)", "Result"], targets) + "\n")
     notes = ""
     if args.notes and os.path.exists(args.notes):

@@ -2,9 +2,10 @@
 # Runs the benchmarks: sse-gateway against a direct gRPC client (the
 # ceiling), the Node.js peer (bench/node_peer) and grpc-gateway
 # (bench/grpc_gateway_peer, if it builds), and, in the fan-out scenario,
-# against nginx + nchan (bench/nchan), every scenario, interleaved,
+# against nginx + nchan (bench/nchan), and the gateway's multiplex endpoint
+# (a slow subscription beside a fast one), every scenario, interleaved,
 # --runs times (default 3), then writes docs/benchmarks.md and
-# bench/plots/*.png from the medians. Takes about 40 minutes.
+# bench/plots/*.png from the medians. Takes about 55 minutes.
 #
 #   bash bench/run.sh                 # the full benchmark
 #   bash bench/run.sh --smoke         # a short check (CI): direct and gateway,
@@ -70,7 +71,8 @@ if [ "$SMOKE" -eq 1 ]; then
     --ttfe-cycles 20 --churn-cycles 300 --ramp-streams 300 --ramp-per-s 300 \
     --slow-connections 200 --slow-close-timeout-s 20 \
     --fanout-subscribers 100 --fanout-rates 10 --fanout-max-rate 10 \
-    --fanout-duration-s 2 "${ARGS[@]}"
+    --fanout-duration-s 2 --multiplex-payloads 64 --multiplex-duration-s 2 \
+    "${ARGS[@]}"
   # Every cell must have run, and streamed what it was asked to.
   /usr/bin/python3 - "$results" <<'PY'
 import json, sys
@@ -88,10 +90,23 @@ for line in open(sys.argv[1]):
     else:
         ok = r["ok"] and res.get("failed", 0) == 0 and (
             res.get("events", 0) > 0
-            if r["scenario"] in ("throughput", "streams", "ramp", "fanout")
+            if r["scenario"] in ("throughput", "streams", "ramp", "fanout",
+                                 "multiplex")
             else res.get("cycles", 0) >= r["params"]["cycles"])
-    print("smoke: %-10s %-14s %s" % (r["scenario"], r["system"],
-                                    "ok" if ok else "FAILED %s" % (r["error"] or res)))
+    if ok and r["scenario"] == "multiplex":
+        # Both streams delivered: every slow subscription and the fast one
+        # of a multiplexed connection, the fast connection beside the slow.
+        mux = res.get("multiplex")
+        if mux:
+            ok = (mux["measured"]["events"] > 0 and
+                  all(s["events"] > 0 for s in mux["subscriptions"].values()))
+        elif r["params"]["cell"] == "separate":
+            ok = (res.get("companion") or {}).get("events", 0) > 0
+    print("smoke: %-10s %-14s %s" % (
+        r["scenario"] if r["scenario"] != "multiplex" else "mux/" + (
+            r["params"]["cell"] if r["params"]["cell"] != "multiplex"
+            else "%d+1" % r["params"]["slow"]), r["system"],
+        "ok" if ok else "FAILED %s" % (r["error"] or res)))
     bad += not ok
 sys.exit(1 if bad else 0)
 PY

@@ -23,6 +23,14 @@ Scenarios (see docs/benchmarks.md):
               to --fanout-max-rate while the system sustains the rate
               (p99 <= --fanout-p99-ms and no event lost); each system stops
               climbing on its own (run_fanout)
+  multiplex   fairness of the gateway's multiplex endpoint (run_multiplex):
+              a slow stream (--multiplex-slow-rate events/s, 64 B) alone on
+              its connection; a fast one (--multiplex-fast-rate, 0 = as fast
+              as flow control allows, payload in --multiplex-payloads) alone;
+              both on two connections at once; and on one multiplexed
+              connection as K slow subscriptions + 1 fast, K in
+              --multiplex-slow-counts (the gateway's own endpoint: run on
+              the gateway whatever --systems says)
 
 --scenarios picks scenarios (default: all).
 
@@ -32,6 +40,13 @@ where "result" is the measuring program's own JSON (bench.md). Fan-out cells
 also have "publisher" (nchan: nchan_publisher's cpu_s over wall_s, the whole
 cell) and "gateway_metrics" (gateway-fanout: its fan-out metrics after the
 window, e.g. shared_calls_open = 1: every subscriber shared one call).
+Multiplex cells have params "cell" (slow, fast, separate or multiplex) and
+their result is the load generator's JSON for the slow stream (slow,
+separate), the fast one (fast) or the multiplexed connection (multiplex, with
+its per-subscription "multiplex" object); "separate" also has "companion",
+the fast stream's JSON. Every record has "loadavg" (os.getloadavg() as the
+cell started: other work on the machine). --bin points at a copy of the
+built programs, so a long run keeps one build while bazel-bin is rebuilt.
 
 Called by bench/run.sh, which builds everything first. Stdlib only.
 """
@@ -45,6 +60,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -238,8 +254,75 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_json(cmd, timeout_s):
+    """Runs a measuring program; returns the last JSON line it printed."""
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout_s, check=False)
+    lines = [l for l in proc.stdout.decode().splitlines() if l.startswith("{")]
+    if not lines:
+        raise RuntimeError("exit %d, no JSON: %s" % (
+            proc.returncode, proc.stderr.decode()[-400:]))
+    return json.loads(lines[-1])
+
+
+def firehose_path(rate, payload_bytes):
+    return "/v1/firehose?rate=%d&payload_bytes=%d" % (rate, payload_bytes)
+
+
+def multiplex_path(slow_names, slow_target, fast_target):
+    """/v1/multiplex with one subscription per slow name and "fast" (when
+    fast_target), each target URL-encoded."""
+    subs = [(name, slow_target) for name in slow_names]
+    if fast_target:
+        subs.append(("fast", fast_target))
+    return "/v1/multiplex?" + "&".join(
+        "%s=%s" % (name, urllib.parse.quote(target, safe=""))
+        for name, target in subs)
+
+
+def measure_multiplex(params, server, port, timeout_s):
+    """One multiplex cell (see run_multiplex); returns the load generator's
+    JSON, with "companion" (the fast stream's) for the separate cell."""
+    slow = firehose_path(params["slow_rate"], params["slow_payload_bytes"])
+    fast = firehose_path(params["fast_rate"], params["fast_payload_bytes"])
+    base = [os.path.join(BIN, "bench/loadgen"), "--port=%d" % port,
+            "--system=gateway", "--mode=stream", "--connections=1",
+            "--warmup_s=%g" % params["warmup_s"]]
+    window = ["--duration_s=%g" % params["duration_s"],
+              "--watch_pid=%d" % server.pid]
+    cell = params["cell"]
+    if cell == "slow":
+        return run_json(base + window + ["--path=" + slow], timeout_s)
+    if cell == "fast":
+        return run_json(base + window + ["--path=" + fast], timeout_s)
+    if cell == "separate":
+        # The fast stream on its own connection (its own load generator),
+        # open before and after the slow one's window.
+        companion = subprocess.Popen(
+            base + ["--path=" + fast, "--duration_s=%g" %
+                    (params["duration_s"] + 2)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            result = run_json(base + window + ["--path=" + slow], timeout_s)
+            out, _ = companion.communicate(timeout=timeout_s)
+        finally:
+            stop(companion)
+        lines = [l for l in out.decode().splitlines() if l.startswith("{")]
+        result["companion"] = json.loads(lines[-1]) if lines else None
+        return result
+    names = ["s%02d" % i for i in range(1, params["slow"] + 1)]
+    return run_json(base + window + [
+        "--path=" + multiplex_path(names, slow, fast),
+        "--subscriptions=" + ",".join(names + ["fast"]),
+        "--measured_subscriptions=" + ",".join(names),
+        "--fast_subscription=fast"], timeout_s)
+
+
 def measure(system, scenario, params, server, port, timeout_s):
     """Runs the measuring program for one cell; returns its parsed JSON."""
+    if scenario == "multiplex":
+        return measure_multiplex(params, server, port, timeout_s)
     common_path = "/v1/firehose?rate=%d&payload_bytes=%d" % (
         params["rate"], params["payload_bytes"])
     if system == "direct":
@@ -291,13 +374,7 @@ def measure(system, scenario, params, server, port, timeout_s):
         subprocess.run(warm + ["--cycles=%d" % min(1000, params["cycles"])],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=timeout_s, check=False)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout_s, check=False)
-    lines = [l for l in proc.stdout.decode().splitlines() if l.startswith("{")]
-    if not lines:
-        raise RuntimeError("exit %d, no JSON: %s" % (
-            proc.returncode, proc.stderr.decode()[-400:]))
-    return json.loads(lines[-1])
+    return run_json(cmd, timeout_s)
 
 
 def cells(args):
@@ -333,7 +410,7 @@ def all_cells(args):
 
 
 SCENARIOS = ("throughput", "streams", "ttfe", "churn", "ramp", "slowheads",
-             "fanout")
+             "fanout", "multiplex")
 
 # Systems measured per scenario (default: every system). The direct client
 # has no HTTP front door; node has no head timeout worth measuring.
@@ -344,7 +421,8 @@ SCENARIO_SYSTEMS = {"ramp": ("gateway",),
 def run_cell(run, scenario, system, params, logdir, results):
     """Measures one cell on a fresh server; writes and returns its record."""
     record = {"run": run, "scenario": scenario, "system": system,
-              "params": params, "ok": True, "error": None}
+              "params": params, "ok": True, "error": None,
+              "loadavg": os.getloadavg()}  # Other work on the machine.
     started = time.time()
     server = publisher = None
     try:
@@ -374,6 +452,14 @@ def run_cell(run, scenario, system, params, logdir, results):
     results.write(json.dumps(record) + "\n")
     results.flush()
     r = record.get("result") or {}
+    if scenario == "multiplex":
+        log("run %d multiplex  %-9s %-6s %s %.0fs" % (
+            run, params["cell"], "%dB" % params["fast_payload_bytes"]
+            if params["cell"] != "slow" else "-",
+            multiplex_summary(params, r) if record["ok"]
+            else "FAILED: " + record["error"], time.time() - started))
+        time.sleep(1)
+        return record
     log("run %d %-10s %-14s %-6s %s %.0fs" % (
         run, scenario, system,
         params["cycles"] if scenario in ("churn", "ttfe") else
@@ -390,6 +476,51 @@ def run_cell(run, scenario, system, params, logdir, results):
         time.time() - started))
     time.sleep(1)  # Let sockets in TIME_WAIT settle.
     return record
+
+
+def multiplex_summary(params, result):
+    """The log line's numbers for a multiplex cell."""
+    mux = result.get("multiplex") or {}
+    slow = (mux.get("measured") or {}).get("latency_us") or \
+        result.get("latency_us", {})
+    fast = (mux.get("fast") or {}).get("events_per_s")
+    if fast is None:
+        fast = (result.get("companion") or result).get("events_per_s", 0) \
+            if params["cell"] != "slow" else 0
+    if params["cell"] == "fast":
+        return "fast events/s=%.0f" % fast
+    return "slow p50=%.2fms p99=%.2fms fast events/s=%.0f%s" % (
+        slow.get("p50", 0) / 1000, slow.get("p99", 0) / 1000, fast,
+        " max run=%d overtakes max=%d" % (
+            mux["fast"]["runs"]["max"], mux["fast"]["overtakes"]["max"])
+        if mux.get("fast") else "")
+
+
+def multiplex_cells(args):
+    """The multiplex scenario's cells in the order one run measures them."""
+    base = {"slow": 0, "fast": 0, "connections": 1, "slow_rate":
+            args.multiplex_slow_rate, "slow_payload_bytes": 64,
+            "fast_rate": args.multiplex_fast_rate, "fast_payload_bytes": 0,
+            "streams": 1, "cycles": 0, "duration_s": args.multiplex_duration_s,
+            "warmup_s": args.warmup_s}
+    yield dict(base, cell="slow", slow=1)
+    for payload in args.multiplex_payloads:
+        cell = dict(base, fast=1, fast_payload_bytes=payload)
+        yield dict(cell, cell="fast")
+        yield dict(cell, cell="separate", slow=1, connections=2, streams=2)
+        for count in args.multiplex_slow_counts:
+            yield dict(cell, cell="multiplex", slow=count)
+
+
+def run_multiplex(run, args, results):
+    """The multiplex scenario, every cell on a fresh gateway; returns the
+    number of failed cells."""
+    failures = 0
+    for params in multiplex_cells(args):
+        record = run_cell(run, "multiplex", "gateway", params, args.logdir,
+                          results)
+        failures += not record["ok"]
+    return failures
 
 
 def fanout_metrics(port):
@@ -464,8 +595,13 @@ def run_fanout(run, args, results):
 
 
 def main():
+    global BIN
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", required=True)
+    parser.add_argument("--bin", default=BIN,
+                        help="where the built programs are (default bazel-bin; "
+                        "a copy keeps a long run on one build while others "
+                        "rebuild)")
     parser.add_argument("--logdir", required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--systems", default="direct,gateway,node,grpc-gateway")
@@ -489,7 +625,15 @@ def main():
     parser.add_argument("--fanout-max-rate", type=int, default=10000)
     parser.add_argument("--fanout-p99-ms", type=float, default=100)
     parser.add_argument("--fanout-duration-s", type=float, default=5)
+    parser.add_argument("--multiplex-payloads", default="64,4096",
+                        help="payload bytes of the fast stream")
+    parser.add_argument("--multiplex-slow-counts", default="1,15",
+                        help="slow subscriptions beside the fast one")
+    parser.add_argument("--multiplex-slow-rate", type=int, default=10)
+    parser.add_argument("--multiplex-fast-rate", type=int, default=0)
+    parser.add_argument("--multiplex-duration-s", type=float, default=20)
     args = parser.parse_args()
+    BIN = os.path.abspath(args.bin)
     args.scenarios = args.scenarios.split(",")
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
@@ -498,6 +642,13 @@ def main():
     args.fanout_subscribers = [int(x) for x in
                                args.fanout_subscribers.split(",") if x]
     args.fanout_rates = [int(x) for x in args.fanout_rates.split(",") if x]
+    args.multiplex_payloads = [int(x) for x in
+                               args.multiplex_payloads.split(",") if x]
+    args.multiplex_slow_counts = [int(x) for x in
+                                  args.multiplex_slow_counts.split(",") if x]
+    if any(not 1 <= n <= 15 for n in args.multiplex_slow_counts):
+        parser.error("--multiplex-slow-counts: 1 to 15 (bench/gateway.yaml "
+                     "allows 16 subscriptions)")
     args.payloads = [int(x) for x in args.payloads.split(",")]
     args.stream_counts = [int(x) for x in args.stream_counts.split(",")]
     systems = args.systems.split(",")
@@ -521,6 +672,8 @@ def main():
                             failures += not record["ok"]
                 if "fanout" in args.scenarios:
                     failures += run_fanout(run, args, results)
+                if "multiplex" in args.scenarios:
+                    failures += run_multiplex(run, args, results)
     finally:
         stop(backend)
     log("%d runs failed" % failures)

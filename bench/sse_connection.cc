@@ -7,6 +7,11 @@
 #include <unistd.h>
 
 namespace sse_gateway {
+namespace {
+
+const SubscriptionConfig kNoSubscriptions;
+
+}  // namespace
 
 const char* SseConnection::FailureName(Failure failure) {
   switch (failure) {
@@ -40,7 +45,11 @@ const char* SseConnection::FailureName(Failure failure) {
 
 SseConnection::SseConnection(ConnectionContext* context,
                              const std::string* request)
-    : context_(context), request_(request), events_(context->format) {}
+    : context_(context),
+      request_(request),
+      events_(context->format),
+      subscriptions_(context->subscriptions != nullptr ? context->subscriptions
+                                                       : &kNoSubscriptions) {}
 
 SseConnection::~SseConnection() {
   if (fd_ >= 0) ::close(fd_);
@@ -51,6 +60,7 @@ void SseConnection::Reset() {
   fd_ = -1;
   http_.Reset();
   events_.Reset();
+  subscriptions_.Reset();
   phase_ = Phase::kIdle;
   failure_ = Failure::kNone;
   epoll_fd_ = -1;
@@ -245,10 +255,15 @@ bool SseConnection::OnStreamEvent(const StreamEvent& event) {
   }
   ++context_->events;
   if (first_event_ns_ == 0) first_event_ns_ = MonotonicNanos();
-  if (event.sent_unix_nanos >= 0 &&
-      context_->measuring->load(std::memory_order_relaxed)) {
+  const bool measuring = context_->measuring->load(std::memory_order_relaxed);
+  if (event.sent_unix_nanos >= 0 && measuring) {
     context_->latency->Record(
         (context_->recv_realtime_ns - event.sent_unix_nanos) / 1000);
+  }
+  if (context_->subscription_results != nullptr) {
+    subscriptions_.OnEvent(event.type, event.sent_unix_nanos,
+                           context_->recv_realtime_ns, measuring,
+                           context_->subscription_results);
   }
   if (context_->close_after_first_event) {
     finished_ = true;

@@ -24,6 +24,7 @@
 #include "bench/bench_stats.h"
 #include "bench/event_stream_parser.h"
 #include "bench/http_response_parser.h"
+#include "bench/subscription_stats.h"
 
 namespace sse_gateway {
 
@@ -46,6 +47,10 @@ struct ConnectionContext {
   int64_t comments = 0;         // SSE comment lines (heartbeats).
   // CLOCK_REALTIME of the last recv(); the arrival time of what it read.
   int64_t recv_realtime_ns = 0;
+  // A multiplexed stream's subscriptions (not enabled: none) and where their
+  // events are recorded (SubscriptionTracker).
+  const SubscriptionConfig* subscriptions = nullptr;
+  SubscriptionResults* subscription_results = nullptr;
 };
 
 class SseConnection final : private HttpResponseSink, private StreamEventSink {
@@ -135,6 +140,7 @@ class SseConnection final : private HttpResponseSink, private StreamEventSink {
   const std::string* const request_;
   HttpResponseParser http_;
   EventStreamParser events_;
+  SubscriptionTracker subscriptions_;  // Used when the config is enabled.
   Phase phase_ = Phase::kIdle;
   Failure failure_ = Failure::kNone;
   int fd_ = -1;
