@@ -132,7 +132,8 @@ absl::Status Gateway::SetUpFrontDoor() {
   }
   if (config_.tls.has_value()) {
     absl::StatusOr<std::unique_ptr<TlsServerContext>> tls =
-        TlsServerContext::Create(config_.tls->cert_file, config_.tls->key_file);
+        TlsServerContext::Create(config_.tls->cert_file, config_.tls->key_file,
+                                 /*offer_h2=*/config_.http2.enabled);
     if (!tls.ok()) {  // The message starts with the field: "cert_file: ...".
       return absl::Status(
           tls.status().code(),
@@ -258,6 +259,7 @@ void Gateway::LogStream(const StreamRequestInfo& info,
   StreamRecord record;
   record.route = info.route;
   record.remote = info.remote;
+  record.protocol = info.protocol;
   record.http_status = outcome.http_status;
   record.grpc_code = outcome.code;
   record.events = outcome.events;
@@ -279,6 +281,20 @@ absl::Status Gateway::Start() {
   options.limits.write_timeout = config_.write_timeout;
   options.max_connections = MaxConnections(config_.max_connections);
   options.tls = tls_;
+  options.draining = &draining_;
+  const Http2Config& http2 = config_.http2;
+  options.limits.http2.enabled = http2.enabled;
+  options.limits.http2.max_concurrent_streams =
+      static_cast<uint32_t>(http2.max_concurrent_streams);
+  options.limits.http2.initial_window_size =
+      static_cast<uint32_t>(http2.initial_window_size);
+  options.limits.http2.connection_window_size =
+      static_cast<uint32_t>(http2.connection_window_size);
+  options.limits.http2.max_header_list_bytes =
+      static_cast<uint32_t>(http2.max_header_list_bytes);
+  options.limits.http2.reset_burst = static_cast<uint32_t>(http2.reset_burst);
+  options.limits.http2.resets_per_second =
+      static_cast<uint32_t>(http2.resets_per_second);
   // What httplib's Keep-Alive response header announces.
   server_.set_keep_alive_max_count(
       static_cast<size_t>(options.limits.max_requests));

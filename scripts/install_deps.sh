@@ -12,6 +12,8 @@ PACKAGES=(
   libabsl-dev
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   libyaml-cpp-dev
+  libnghttp2-dev         # HTTP/2 on the listening side (gateway/http/http2_session)
+  nghttp2-client         # h2load, HTTP/2 benchmark peer
   libgtest-dev libgmock-dev
   openssl                # tests make throwaway TLS certificates
   prometheus             # ships /usr/bin/promtool, used by //gateway/ops:metrics_test

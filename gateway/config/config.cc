@@ -28,6 +28,7 @@ using config_internal::Field;
 using config_internal::ParseBackends;
 using config_internal::ParseCredentialsConfig;
 using config_internal::ParseFields;
+using config_internal::ParseHttp2;
 using config_internal::ParseListenTls;
 using config_internal::ParseMultiplex;
 using config_internal::ResolvePath;
@@ -219,6 +220,7 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
                                     "cors",
                                     "routes_from_annotations",
                                     "multiplex",
+                                    "http2",
                                     "tls"}));
 
   GatewayConfig config;
@@ -315,6 +317,7 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   }
   RETURN_IF_ERROR(CheckRouteBackends(reader, config));
   RETURN_IF_ERROR(ParseMultiplex(reader, root, &config));
+  RETURN_IF_ERROR(ParseHttp2(reader, root, &config));
   return config;
 }
 

@@ -98,6 +98,18 @@ struct MultiplexConfig {
 // The most subscriptions multiplex.max_subscriptions may allow.
 inline constexpr int64_t kMaxMultiplexSubscriptions = 64;
 
+// The `http2:` block: HTTP/2 on the listening side (ALPN h2 with `tls`, h2c
+// with prior knowledge without). See gateway/http/http2_options.h.
+struct Http2Config {
+  bool enabled = false;
+  int64_t max_concurrent_streams = 256;      // 1..10000
+  int64_t initial_window_size = 65535;       // 1..2^31-1
+  int64_t connection_window_size = 1 << 20;  // 65535..2^31-1
+  int64_t max_header_list_bytes = 65536;     // 1024..65536
+  int64_t reset_burst = 1000;                // >= 1
+  int64_t resets_per_second = 33;            // >= 1
+};
+
 struct RouteConfig {
   std::string path;              // GET path served as text/event-stream
   std::string backend;           // backend name; empty: the only backend
@@ -166,6 +178,7 @@ struct GatewayConfig {
   bool routes_from_annotations = false;
   std::vector<RouteConfig> routes;
   std::optional<MultiplexConfig> multiplex;  // none: no multiplex endpoint
+  Http2Config http2;                         // off unless http2.enabled
 };
 
 // The backends of `config`: `backends`, or else one backend named "default"

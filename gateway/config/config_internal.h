@@ -216,6 +216,12 @@ absl::Status ParseCredentialsConfig(const ConfigReader& reader,
 absl::Status ParseMultiplex(const ConfigReader& reader, const YAML::Node& root,
                             GatewayConfig* config);
 
+// http2: {enabled, max_concurrent_streams, initial_window_size,
+// connection_window_size, max_header_list_bytes, reset_burst,
+// resets_per_second} (config_http2.cc).
+absl::Status ParseHttp2(const ConfigReader& reader, const YAML::Node& root,
+                        GatewayConfig* config);
+
 // A route path (also the multiplex endpoint's): starts with '/', is not an
 // operations endpoint, and holds no query, fragment, escape or space.
 absl::Status CheckRoutePath(absl::string_view path);

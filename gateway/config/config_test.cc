@@ -296,6 +296,65 @@ TEST(ConfigTest, MultiplexErrors) {
   EXPECT_THAT(with("[/m]"), HasSubstr("multiplex: must be a map"));
 }
 
+TEST(ConfigTest, ParsesHttp2) {
+  absl::StatusOr<GatewayConfig> none = Parse(kGoodConfig);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->http2.enabled);
+
+  absl::StatusOr<GatewayConfig> defaults =
+      Parse(std::string(kGoodConfig) + "http2: {enabled: true}\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_TRUE(defaults->http2.enabled);
+  EXPECT_EQ(defaults->http2.max_concurrent_streams, 256);
+  EXPECT_EQ(defaults->http2.initial_window_size, 65535);
+  EXPECT_EQ(defaults->http2.connection_window_size, 1 << 20);
+  EXPECT_EQ(defaults->http2.max_header_list_bytes, 65536);
+  EXPECT_EQ(defaults->http2.reset_burst, 1000);
+  EXPECT_EQ(defaults->http2.resets_per_second, 33);
+
+  absl::StatusOr<GatewayConfig> set =
+      Parse(std::string(kGoodConfig) +
+            "http2:\n  enabled: true\n  max_concurrent_streams: 100\n"
+            "  initial_window_size: 1\n  connection_window_size: 65535\n"
+            "  max_header_list_bytes: 1024\n  reset_burst: 10\n"
+            "  resets_per_second: 2\n");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->http2.max_concurrent_streams, 100);
+  EXPECT_EQ(set->http2.initial_window_size, 1);
+  EXPECT_EQ(set->http2.connection_window_size, 65535);
+  EXPECT_EQ(set->http2.max_header_list_bytes, 1024);
+  EXPECT_EQ(set->http2.reset_burst, 10);
+  EXPECT_EQ(set->http2.resets_per_second, 2);
+}
+
+TEST(ConfigTest, Http2Errors) {
+  const auto with = [](const std::string& http2) {
+    absl::StatusOr<GatewayConfig> config =
+        Parse(std::string(kGoodConfig) + "http2: " + http2 + "\n");
+    EXPECT_FALSE(config.ok()) << http2;
+    return config.ok() ? std::string() : std::string(config.status().message());
+  };
+  EXPECT_THAT(with("[true]"), HasSubstr("http2: must be a map"));
+  EXPECT_THAT(with("{enabled: maybe}"), HasSubstr("http2.enabled"));
+  EXPECT_THAT(with("{max_streams: 3}"), HasSubstr("http2"));
+  EXPECT_THAT(with("{max_concurrent_streams: 0}"),
+              HasSubstr("http2.max_concurrent_streams"));
+  EXPECT_THAT(with("{max_concurrent_streams: 10001}"),
+              HasSubstr("http2.max_concurrent_streams: must be between 1 and "
+                        "10000"));
+  EXPECT_THAT(with("{initial_window_size: 2147483648}"),
+              HasSubstr("http2.initial_window_size"));
+  EXPECT_THAT(with("{connection_window_size: 65534}"),
+              HasSubstr("http2.connection_window_size"));
+  EXPECT_THAT(with("{max_header_list_bytes: 65537}"),
+              HasSubstr("http2.max_header_list_bytes"));
+  EXPECT_THAT(with("{max_header_list_bytes: 1023}"),
+              HasSubstr("http2.max_header_list_bytes"));
+  EXPECT_THAT(with("{reset_burst: 0}"), HasSubstr("http2.reset_burst"));
+  EXPECT_THAT(with("{resets_per_second: -1}"),
+              HasSubstr("http2.resets_per_second"));
+}
+
 TEST(ConfigTest, BadValues) {
   EXPECT_THAT(ErrorAfter("retry_ms: 2000", "retry_ms: -1"),
               HasSubstr("routes[0].retry_ms: must not be negative"));

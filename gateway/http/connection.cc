@@ -4,11 +4,13 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/check.h"
+#include "gateway/http/tls_server_context.h"
 
 namespace sse_gateway {
 namespace {
@@ -69,12 +71,24 @@ void Connection::OnEvents(uint32_t events, absl::Time now) {
     Abandon(AbandonReason::kClientGone);
     return;
   }
+  if (phase_ == Phase::kHttp2) {
+    // An HTTP/2 client does not half-close: a FIN means it is gone (after
+    // what it sent last has been read).
+    http2_->OnEvents((events & (EPOLLIN | EPOLLRDHUP)) != 0,
+                     (events & EPOLLOUT) != 0, now);
+    if ((events & EPOLLRDHUP) != 0 && !http2_->over()) {
+      Close(AbandonReason::kClientGone);
+      return;
+    }
+    CheckHttp2();
+    return;
+  }
   if ((events & EPOLLRDHUP) != 0 && !peer_half_closed_) {
     // The client will send nothing more. It may still read (a half-close is
     // legal), or be gone altogether: a body gets a probe at once (a gone
     // client's host answers it with a reset, which is EPOLLERR).
     peer_half_closed_ = true;
-    SetInterest(registered_events & (EPOLLIN | EPOLLOUT));
+    WatchFor(registered_events & (EPOLLIN | EPOLLOUT));
     if (phase_ == Phase::kStreaming && output_offset_ == output_.size()) {
       body_->RequestKeepAlive();
       Service(now);
@@ -95,13 +109,17 @@ void Connection::OnEvents(uint32_t events, absl::Time now) {
       if ((events & (EPOLLIN | EPOLLOUT)) != 0) Service(now);
       return;
     case Phase::kDeciding:
+    case Phase::kHttp2:
     case Phase::kClosed:
       return;
   }
 }
 
 void Connection::OnReady(absl::Time now) {
-  if (phase_ == Phase::kDeciding) {
+  if (phase_ == Phase::kHttp2) {
+    http2_->OnReady(now);
+    CheckHttp2();
+  } else if (phase_ == Phase::kDeciding) {
     Decide(now);
   } else if (phase_ == Phase::kStreaming) {
     Service(now);
@@ -137,6 +155,10 @@ void Connection::OnScan(absl::Time now) {
         Service(now);
       }
       return;
+    case Phase::kHttp2:
+      http2_->OnScan(now);
+      CheckHttp2();
+      return;
     case Phase::kClosed:
       return;
   }
@@ -147,17 +169,61 @@ void Connection::Abandon(AbandonReason reason) { Close(reason); }
 void Connection::Handshake(absl::Time now) {
   const IoStep step = AcceptTlsStep(ssl_.get());
   if (step.status == IoStatus::kWouldBlock) {
-    SetInterest(step.wait_events == POLLOUT ? EPOLLOUT : EPOLLIN);
+    WatchFor(step.wait_events == POLLOUT ? EPOLLOUT : EPOLLIN);
     return;
   }
   if (step.status != IoStatus::kDone) {
     Close(AbandonReason::kClientGone);
     return;
   }
+  if (host_->limits().http2.enabled && NegotiatedHttp2(ssl_.get())) {
+    StartHttp2(now);
+    return;
+  }
   phase_ = Phase::kHead;
-  SetInterest(EPOLLIN);
+  WatchFor(EPOLLIN);
   // The first head may have come with the handshake's last flight.
   if (ReadInput()) ServeNextHead(now);
+}
+
+void Connection::StartHttp2(absl::Time now) {
+  phase_ = Phase::kHttp2;
+  deadline_ = absl::InfiniteFuture();
+  std::string received;
+  received.swap(input_);
+  http2_ = Http2Session::Create(host_, this, peer_, received, now);
+  if (http2_ == nullptr) {
+    Close(AbandonReason::kShutdown);  // nghttp2 could not allocate.
+    return;
+  }
+  // More may have arrived (over TLS, OpenSSL may hold bytes epoll cannot
+  // see).
+  http2_->OnEvents(/*readable=*/true, /*writable=*/false, now);
+  CheckHttp2();
+}
+
+void Connection::CheckHttp2() {
+  if (phase_ == Phase::kHttp2 && http2_->over()) Close(http2_->over_reason());
+}
+
+IoStep Connection::Send(const char* data, size_t size) {
+  return SendStep(socket_.get(), ssl_.get(), data, size);
+}
+
+IoStep Connection::Receive(char* buffer, size_t size) {
+  return ReceiveStep(socket_.get(), ssl_.get(), buffer, size);
+}
+
+void Connection::SetInterest(uint32_t events) {
+  if (events != registered_events) host_->Watch(this, events);
+}
+
+std::function<void()> Connection::ReadyCallback() {
+  std::weak_ptr<Connection> weak = weak_from_this();
+  ConnectionHost* host = host_;
+  return [host, weak] {
+    if (std::shared_ptr<Connection> live = weak.lock()) host->Wake(live);
+  };
 }
 
 bool Connection::ReadInput() {
@@ -173,17 +239,17 @@ bool Connection::ReadInput() {
         if (ssl_ == nullptr && step.bytes < sizeof(buffer)) {
           // A short read drained the socket: the next recv would only say
           // EAGAIN. Epoll (level-triggered) reports anything that follows.
-          SetInterest(EPOLLIN);
+          WatchFor(EPOLLIN);
           return true;
         }
         continue;
       case IoStatus::kWouldBlock:
         // TLS may need to write first (renegotiation): wait for that.
-        SetInterest(step.wait_events == POLLOUT ? EPOLLOUT : EPOLLIN);
+        WatchFor(step.wait_events == POLLOUT ? EPOLLOUT : EPOLLIN);
         return true;
       case IoStatus::kClosed:
         peer_half_closed_ = true;
-        SetInterest(0);
+        WatchFor(0);
         return true;
       case IoStatus::kFailed:
         Close(AbandonReason::kClientGone);
@@ -195,6 +261,19 @@ bool Connection::ReadInput() {
 
 void Connection::ServeNextHead(absl::Time now) {
   const ConnectionLimits& limits = host_->limits();
+  if (requests_ == 0 && limits.http2.enabled && ssl_ == nullptr) {
+    // h2c with prior knowledge: the connection opens with the preface.
+    const size_t compared = std::min(input_.size(), kHttp2ClientPreface.size());
+    if (compared > 0 && absl::string_view(input_).substr(0, compared) ==
+                            kHttp2ClientPreface.substr(0, compared)) {
+      if (compared == kHttp2ClientPreface.size()) {
+        StartHttp2(now);
+      } else if (peer_half_closed_) {
+        Close(AbandonReason::kClientGone);
+      }
+      return;  // The rest of the preface is on its way (head_timeout).
+    }
+  }
   size_t end = HeadEnd(input_);
   if (end == absl::string_view::npos) {
     if (input_.size() > HttpServer::kMaxHeadBytes) {
@@ -224,7 +303,7 @@ void Connection::ServeNextHead(absl::Time now) {
     deferred_ = std::move(result.deferred);
     host_->Adopted();
     phase_ = Phase::kDeciding;
-    SetInterest(0);
+    WatchFor(0);
     WatchReady(/*deferred=*/true);
     Decide(now);
     return;
@@ -314,14 +393,14 @@ bool Connection::Flush(absl::Time now) {
     if (progress || blocked_since_ == absl::InfiniteFuture()) {
       blocked_since_ = now;  // Progress restarts the clock.
     }
-    SetInterest(step.wait_events == POLLIN ? EPOLLIN : EPOLLOUT);
+    WatchFor(step.wait_events == POLLIN ? EPOLLIN : EPOLLOUT);
     return false;
   }
   if (phase_ == Phase::kStreaming) body_->Wrote(now);
   Release(output_);
   output_offset_ = 0;
   blocked_since_ = absl::InfiniteFuture();
-  SetInterest(0);
+  WatchFor(0);
   return true;
 }
 
@@ -334,11 +413,11 @@ void Connection::ResponseDone(absl::Time now) {
   phase_ = Phase::kHead;
   idle_ = input_.empty();
   deadline_ = now + (idle_ ? limits.idle_timeout : limits.head_timeout);
-  SetInterest(EPOLLIN);
+  WatchFor(EPOLLIN);
   ServeNextHead(now);  // A pipelined head may be complete already.
 }
 
-void Connection::SetInterest(uint32_t extra) {
+void Connection::WatchFor(uint32_t extra) {
   const uint32_t events =
       (peer_half_closed_ ? 0u : uint32_t{EPOLLRDHUP}) | extra;
   if (events != registered_events) host_->Watch(this, events);
@@ -366,6 +445,10 @@ void Connection::Close(AbandonReason reason) {
     body_->SetReadyCallback(nullptr);
     if (!body_->ended()) body_->Abandon(reason);
     host_->Reap(std::move(body_));
+  }
+  if (http2_ != nullptr) {
+    http2_->Abandon(reason);
+    http2_.reset();
   }
   host_->Forget(this);
   if (ssl_ != nullptr) SendTlsCloseNotify(ssl_.get());

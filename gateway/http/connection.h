@@ -31,6 +31,8 @@
 
 #include "absl/time/time.h"
 #include "gateway/http/async_response.h"
+#include "gateway/http/http2_options.h"
+#include "gateway/http/http2_session.h"
 #include "gateway/http/http_server.h"
 #include "gateway/http/transport.h"
 
@@ -43,6 +45,7 @@ struct ConnectionLimits {
   absl::Duration idle_timeout = absl::Seconds(5);
   absl::Duration write_timeout = absl::Seconds(30);
   int max_requests = 100;  // per connection (keep-alive)
+  Http2Options http2;      // with http2.enabled: h2 by ALPN, or h2c
 };
 
 // What a Connection needs from the loop that owns it.
@@ -65,9 +68,12 @@ class ConnectionHost {
   virtual const ConnectionLimits& limits() const = 0;
   // A connection closed because its head (or TLS handshake) took too long.
   virtual void CountHeadTimeout() = 0;
+  // The server is draining: HTTP/2 connections send GOAWAY.
+  virtual bool draining() const = 0;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>,
+                   private Http2Session::Transport {
  public:
   // `ssl`: set for a TLS connection (handshake first). `peer` describes
   // `socket` for handlers.
@@ -102,8 +108,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     kDeciding,   // a DeferredResponse not decided yet
     kWriting,    // writing a complete response
     kStreaming,  // writing a StreamingBody
+    kHttp2,      // HTTP/2: everything is the Http2Session's
     kClosed,
   };
+
+  // Hands the connection to an Http2Session; `received`: bytes read so far.
+  void StartHttp2(absl::Time now);
+  // Closes the connection if the session is over.
+  void CheckHttp2();
+  // Http2Session::Transport:
+  IoStep Send(const char* data, size_t size) override;
+  IoStep Receive(char* buffer, size_t size) override;
+  void SetInterest(uint32_t events) override;
+  std::function<void()> ReadyCallback() override;
 
   void Handshake(absl::Time now);
   // Reads what has arrived; false if the connection was closed.
@@ -122,7 +139,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ResponseDone(absl::Time now);
   // Watches for `extra` (EPOLLIN / EPOLLOUT / 0), plus EPOLLRDHUP until the
   // client half-closed.
-  void SetInterest(uint32_t extra);
+  void WatchFor(uint32_t extra);
   // Registers the ready callback of the current response.
   void WatchReady(bool deferred);
   // Ends the connection: any response left is abandoned for `reason`.
@@ -150,6 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<DeferredResponse> deferred_;
   std::unique_ptr<StreamingBody> body_;
   bool chunked_ = true;
+  std::unique_ptr<Http2Session> http2_;
 };
 
 }  // namespace sse_gateway

@@ -114,8 +114,9 @@ void HttpServer::set_pre_routing_handler(HandlerWithResponse handler) {
 }
 
 HttpServer::Result HttpServer::Serve(absl::string_view head,
-                                     const PeerAddress& peer, bool last) {
-  RequestContext context;
+                                     const PeerAddress& peer, bool last,
+                                     absl::string_view protocol) {
+  RequestContext context(protocol);
   MemoryStream stream(head, peer);
   bool connection_closed = false;
   bool announced_body = false;

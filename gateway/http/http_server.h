@@ -64,8 +64,15 @@ class HttpServer : public httplib::Server {
 
   // Serves the request whose complete head is `head` (the request line to
   // the empty line, included). `last`: no further request may follow on
-  // the connection (the response then says Connection: close).
-  Result Serve(absl::string_view head, const PeerAddress& peer, bool last);
+  // the connection (the response then says Connection: close). `protocol`
+  // is what the client spoke ("HTTP/1.1", or "HTTP/2" when `head` was
+  // translated from an HTTP/2 stream), for handlers and the access log
+  // (RequestContext::protocol()).
+  Result Serve(absl::string_view head, const PeerAddress& peer, bool last,
+               absl::string_view protocol = kHttp1Protocol);
+
+  static constexpr absl::string_view kHttp1Protocol = "HTTP/1.1";
+  static constexpr absl::string_view kHttp2Protocol = "HTTP/2";
 };
 
 }  // namespace sse_gateway

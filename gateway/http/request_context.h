@@ -12,13 +12,16 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "gateway/http/async_response.h"
 
 namespace sse_gateway {
 
 class RequestContext {
  public:
-  RequestContext();
+  // `protocol`: what the client spoke ("HTTP/1.1", "HTTP/2"); must outlive
+  // the context.
+  explicit RequestContext(absl::string_view protocol = "HTTP/1.1");
   ~RequestContext();
   RequestContext(const RequestContext&) = delete;
   RequestContext& operator=(const RequestContext&) = delete;
@@ -26,6 +29,8 @@ class RequestContext {
   // The context of the request being dispatched on this thread, or null
   // outside HttpServer::Serve().
   static RequestContext* Current();
+  // Current()'s protocol, or "HTTP/1.1" outside HttpServer::Serve().
+  static absl::string_view CurrentProtocol();
 
   // The response to this request will be `response` (httplib's Response is
   // then ignored). At most once per request.
@@ -34,6 +39,9 @@ class RequestContext {
     return std::move(deferred_);
   }
 
+  // "HTTP/1.1" or "HTTP/2": for the access log.
+  absl::string_view protocol() const { return protocol_; }
+
   // HttpServer's view of the head: parsed by httplib (setup_request ran),
   // and refused by CheckRequestHead when not OK.
   bool head_parsed = false;
@@ -41,6 +49,7 @@ class RequestContext {
 
  private:
   RequestContext* const previous_;
+  const absl::string_view protocol_;
   std::unique_ptr<DeferredResponse> deferred_;
 };
 

@@ -159,6 +159,10 @@ class ServerLoops::Loop : public ConnectionHost {
     return owner_->options_.limits;
   }
   void CountHeadTimeout() override { owner_->head_timeouts_.fetch_add(1); }
+  bool draining() const override {
+    return owner_->options_.draining != nullptr &&
+           owner_->options_.draining->load();
+  }
 
  private:
   void WakeUp() {

@@ -43,6 +43,9 @@ struct ServerLoopsOptions {
   int64_t max_connections = 0;  // open at once; 0: no limit
   // Serve HTTPS with it; null: plain HTTP.
   std::shared_ptr<const TlsServerContext> tls;
+  // When it turns true, HTTP/2 connections send GOAWAY (not owned; null:
+  // never). Must outlive the loops.
+  const std::atomic<bool>* draining = nullptr;
 };
 
 class ServerLoops {

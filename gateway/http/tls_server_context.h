@@ -25,8 +25,10 @@ namespace sse_gateway {
 class TlsServerContext {
  public:
   // Loads the PEM certificate chain (leaf first) and the private key.
+  // ALPN: "h2" (when `offer_h2`) then "http/1.1", in the server's order.
   static absl::StatusOr<std::unique_ptr<TlsServerContext>> Create(
-      const std::string& cert_file, const std::string& key_file);
+      const std::string& cert_file, const std::string& key_file,
+      bool offer_h2 = false);
 
   TlsServerContext(const TlsServerContext&) = delete;
   TlsServerContext& operator=(const TlsServerContext&) = delete;
@@ -44,6 +46,9 @@ class TlsServerContext {
 
   const std::unique_ptr<ssl_ctx_st, SslCtxFree> context_;
 };
+
+// Whether the handshake of `ssl` (complete) chose "h2" by ALPN.
+bool NegotiatedHttp2(const ssl_st* ssl);
 
 }  // namespace sse_gateway
 

@@ -125,6 +125,7 @@ std::string FormatAccessLogLine(const StreamRecord& record, absl::Time now) {
       &line);
   AppendField("route", route, &line);
   AppendField("remote", record.remote, &line);
+  if (!record.protocol.empty()) AppendField("proto", record.protocol, &line);
   AppendField("status", absl::StrCat(record.http_status), &line);
   AppendField("grpc_code", StatusCodeName(record.grpc_code), &line);
   AppendField("events", absl::StrCat(record.events), &line);

@@ -41,6 +41,8 @@ namespace sse_gateway {
 struct StreamRecord {
   std::string route;   // route path
   std::string remote;  // client ip:port
+  // "HTTP/1.1" or "HTTP/2"; not logged when empty.
+  std::string protocol;
   int http_status = 0;
   absl::StatusCode grpc_code = absl::StatusCode::kOk;
   int64_t events = 0;

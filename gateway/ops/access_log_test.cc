@@ -141,6 +141,16 @@ TEST(AccessLogTest, ExactLine) {
       "last_event_id=41");
 }
 
+TEST(AccessLogTest, LogsTheProtocolAfterTheRemote) {
+  StreamRecord record = ExampleRecord();
+  record.protocol = "HTTP/2";
+  EXPECT_EQ(FormatAccessLogLine(record, At(2026, 11, 27, 17, 0, 0, 123)),
+            "ts=2026-11-27T17:00:00.123Z route=/v1/ticks "
+            "remote=127.0.0.1:5555 proto=HTTP/2 status=200 grpc_code=OK "
+            "events=12 bytes=3456 duration_ms=1234.5 reason=backend_ended "
+            "last_event_id=41");
+}
+
 TEST(AccessLogTest, RejectedStreamWithoutLastEventId) {
   StreamRecord record;
   record.route = "/v1/ticks";

@@ -15,6 +15,7 @@
 #include "core/multiplexed_event_stream.h"
 #include "gateway/http/http_status.h"
 #include "gateway/http/query_string.h"
+#include "gateway/http/request_context.h"
 #include "gateway/sse/event_names.h"
 #include "gateway/sse/event_stream_response.h"
 
@@ -251,6 +252,7 @@ void MultiplexRoute::Handle(const httplib::Request& request,
   StreamRequestInfo info;
   info.route = options_.path;
   info.remote = absl::StrCat(request.remote_addr, ":", request.remote_port);
+  info.protocol = std::string(RequestContext::CurrentProtocol());
   if (request.has_header("Last-Event-ID")) info.last_event_id = last_event_id;
   sse.on_finish = [metrics, shared_end, info = std::move(info),
                    on_finish =

@@ -11,6 +11,7 @@
 #include "core/status_macros.h"
 #include "gateway/http/http_status.h"
 #include "gateway/http/query_string.h"
+#include "gateway/http/request_context.h"
 #include "gateway/route/grpc_timeout.h"
 
 namespace sse_gateway {
@@ -63,6 +64,7 @@ absl::StatusOr<StreamRoute::Admission> StreamRoute::Admit(
   StreamRequestInfo info;
   info.route = path_;
   info.remote = absl::StrCat(request.remote_addr, ":", request.remote_port);
+  info.protocol = std::string(RequestContext::CurrentProtocol());
   info.last_event_id = last_event_id;
   const size_t metadata_bytes =
       MetadataBytes(admission.metadata) +

@@ -45,7 +45,8 @@ namespace sse_gateway {
 // What the gateway learns of one finished (or refused) stream request.
 struct StreamRequestInfo {
   std::string route;
-  std::string remote;  // client "ip:port"
+  std::string remote;    // client "ip:port"
+  std::string protocol;  // "HTTP/1.1" or "HTTP/2"
   std::optional<std::string> last_event_id;
 };
 using StreamFinishedCallback =
