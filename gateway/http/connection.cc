@@ -449,6 +449,15 @@ void Connection::Close(AbandonReason reason) {
   if (http2_ != nullptr) {
     http2_->Abandon(reason);
     http2_.reset();
+    // Unread input would make the kernel answer the close with a reset,
+    // which may destroy the GOAWAY just sent before the client reads it.
+    char discarded[16 * 1024];
+    for (int i = 0; i < 16; ++i) {
+      if (::recv(socket_.get(), discarded, sizeof(discarded), MSG_DONTWAIT) <=
+          0) {
+        break;
+      }
+    }
   }
   host_->Forget(this);
   if (ssl_ != nullptr) SendTlsCloseNotify(ssl_.get());

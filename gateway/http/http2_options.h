@@ -27,7 +27,7 @@ struct Http2Options {
   uint32_t max_header_list_bytes = 65536;
   // Rapid reset (CVE-2023-44487): streams a client may cancel in a burst,
   // refilled at `resets_per_second`; beyond it the connection gets GOAWAY
-  // ENHANCE_YOUR_CALM and is closed.
+  // (nghttp2 says INTERNAL_ERROR) and is closed.
   uint32_t reset_burst = 1000;
   uint32_t resets_per_second = 33;
   // CONTINUATION frames one header block may take (CVE-2024-27316).

@@ -27,6 +27,9 @@ constexpr size_t kMaxReadPerTurn = 256 * 1024;
 // Produce/frame/write rounds per Pump() before the other connections get a
 // turn.
 constexpr int kMaxRoundsPerTurn = 8;
+// A stream's pending buffer larger than this is released once sent, so that
+// an idle stream does not keep a burst's memory.
+constexpr size_t kKeptPendingBytes = 4096;
 
 nghttp2_nv Field(absl::string_view name, absl::string_view value) {
   nghttp2_nv nv;
@@ -263,17 +266,30 @@ void Http2Session::End(AbandonReason reason) {
 }
 
 bool Http2Session::Receive(absl::string_view bytes) {
+  while (bytes.size() > kReadBytes) {
+    if (!Receive(bytes.substr(0, kReadBytes))) return false;
+    bytes.remove_prefix(kReadBytes);
+  }
   const ssize_t consumed = nghttp2_session_mem_recv(
       session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   if (consumed < 0) {
-    // A protocol error, a flood, a bad preface: nghttp2 has queued its
-    // GOAWAY where it could; send it and close.
+    // A protocol error, a flood, a bad preface: say so with GOAWAY (where
+    // nghttp2 has not queued one itself), send what can be sent, and close.
+    nghttp2_session_terminate_session(
+        session_, consumed == NGHTTP2_ERR_FLOODED ||
+                          consumed == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                      ? NGHTTP2_ENHANCE_YOUR_CALM
+                      : NGHTTP2_PROTOCOL_ERROR);
     Fill();
     Flush(now_);
     End(AbandonReason::kClientGone);
     return false;
   }
-  return true;
+  // Acknowledgements (PING, SETTINGS) go out as they are due, a read at a
+  // time: only a client that does not read them makes them pile up in
+  // nghttp2 (max_outbound_control_frames: a flood).
+  if (Flush(now_)) Fill();
+  return !over_;
 }
 
 bool Http2Session::ReadSocket() {
@@ -509,6 +525,13 @@ ptrdiff_t Http2Session::ReadData(int32_t stream_id, uint8_t* buffer,
     stream.blocked_since = absl::InfiniteFuture();  // Progress.
   }
   if (stream.has_pending()) return static_cast<ptrdiff_t>(taken);
+  // All taken: an idle stream keeps no burst's buffer.
+  if (stream.pending.capacity() > kKeptPendingBytes) {
+    std::string().swap(stream.pending);
+  } else {
+    stream.pending.clear();
+  }
+  stream.pending_offset = 0;
   if (stream.body != nullptr && taken > 0) stream.body->Wrote(now_);
   if (stream.last_produced) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;

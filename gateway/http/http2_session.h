@@ -112,7 +112,8 @@ class Http2Session {
   Http2Session(ConnectionHost* host, Transport* transport, PeerAddress peer,
                absl::Time now);
 
-  // Feeds `bytes` to nghttp2; false (and over) on a fatal error.
+  // Feeds `bytes` to nghttp2 (at most kReadBytes at a time, writing the
+  // acknowledgements due between); false (and over) on a fatal error.
   bool Receive(absl::string_view bytes);
   // Reads what the socket has; false when the connection is over.
   bool ReadSocket();
