@@ -32,6 +32,8 @@ TESTS=(
   //core:reflection_client_test
   //tests:fanout_test
   //tests:multiplex_test
+  //tests:http2_test
+  //tests:http2_hardening_test
   //tests:stream_life_test
   //tests:gateway_integration_test
   //tests:sigterm_drain_test

@@ -7,11 +7,12 @@
 // The binaries and descriptor sets come from environment variables set by
 // run.sh (SSE_GATEWAY_BIN, DEMO_BACKEND_BIN, TEST_BACKEND_BIN,
 // TICKER_DESCRIPTORS, TESTING_DESCRIPTORS; CHROMIUM defaults to
-// /usr/bin/chromium). Process logs go to files under WORK_DIR.
+// /usr/bin/chromium, OPENSSL to /usr/bin/openssl). Process logs go to files
+// under WORK_DIR.
 
 'use strict';
 
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -151,12 +152,46 @@ function writeBlankPage() {
   return file;
 }
 
-// The gateway with `configFile`, on `port` (0: a free one).
+// The gateway with `configFile`, on `port` (0: a free one); plain HTTP, or
+// HTTPS when the config has `tls`.
 function startGateway(configFile, port = 0) {
   return startProcess(
       'gateway', requireEnv('SSE_GATEWAY_BIN'),
       [`--config=${configFile}`, `--listen=127.0.0.1:${port}`],
-      /sse_gateway listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+      /sse_gateway listening on https?:\/\/127\.0\.0\.1:(\d+)\//);
+}
+
+let certificateCount = 0;
+
+// A throwaway CA and a server certificate it signed for localhost and
+// 127.0.0.1 (EC P-256, valid one day), made with OPENSSL (default
+// /usr/bin/openssl) as tests/test_certificates.cc does. Returns the paths
+// {dir, caCert, cert, key}: `tls: {cert_file: cert, key_file: key}`.
+function makeTestCertificate() {
+  const openssl = process.env.OPENSSL || '/usr/bin/openssl';
+  const dir = path.join(workDir, `certs-${++certificateCount}`);
+  fs.mkdirSync(dir);
+  const file = (name) => path.join(dir, name);
+  const run = (args) => execFileSync(openssl, args,
+                                     { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+  run(['req', '-x509', '-nodes', '-days', '1', ...ecKey,
+       '-keyout', file('ca.key'), '-out', file('ca.pem'),
+       '-subj', '/CN=sse-gateway-browser-test-ca',
+       '-addext', 'basicConstraints=critical,CA:TRUE',
+       '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  fs.writeFileSync(file('server.ext'),
+                   'basicConstraints=CA:FALSE\n' +
+                   'keyUsage=digitalSignature,keyEncipherment\n' +
+                   'extendedKeyUsage=serverAuth\n' +
+                   'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  run(['req', '-new', '-nodes', ...ecKey, '-keyout', file('server.key'),
+       '-out', file('server.csr'), '-subj', '/CN=localhost']);
+  run(['x509', '-req', '-days', '1', '-in', file('server.csr'),
+       '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
+       '-out', file('server.pem'), '-extfile', file('server.ext')]);
+  return { dir, caCert: file('ca.pem'), cert: file('server.pem'),
+           key: file('server.key') };
 }
 
 // A plain HTTP server on a free port of 127.0.0.1 answering every GET with
@@ -261,9 +296,11 @@ http {
 }
 
 // Headless Chromium with a fresh profile; close it with closeBrowser().
-async function launchBrowser() {
+// `ignoreHTTPSErrors`: accept any certificate (a makeTestCertificate() one).
+async function launchBrowser({ ignoreHTTPSErrors = false } = {}) {
   const userDataDir = fs.mkdtempSync(path.join(workDir, 'chromium-profile-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
+    ignoreHTTPSErrors,
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [
@@ -323,6 +360,7 @@ module.exports = {
   PATIENCE_MS,
   httpStatus,
   launchBrowser,
+  makeTestCertificate,
   openRecordedEventSource,
   startDemoBackend,
   startGateway,

@@ -83,7 +83,9 @@ passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$REPORT" | tail -n 1)
 failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$REPORT" | tail -n 1)
 passed=${passed:-0}
 failed=${failed:-0}
-grep -E '^ *(not )?ok [0-9]+ - |^ *# (gateway restart|events|cors|injection)' \
+# The measured numbers: diagnostics starting with one of these.
+diagnostics='gateway restart|events|cors|injection|http2|http/1.1 control'
+grep -E "^ *(not )?ok [0-9]+ - |^ *# (${diagnostics})" \
   "$REPORT" | sed -e 's/^ */  /' || true
 say "${passed} tests passed, ${failed} failed (node exited with ${status})"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
