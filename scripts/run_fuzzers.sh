@@ -26,6 +26,7 @@ FUZZERS=(
   fuzz:json_renderer_fuzzer
   fuzz:config_fuzzer
   fuzz:compound_event_id_fuzzer
+  fuzz:http2_session_fuzzer
 )
 
 # The fuzz build's own output base (FUZZ_OUTPUT_BASE overrides it); its
