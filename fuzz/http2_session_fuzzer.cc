@@ -72,6 +72,7 @@ class FuzzHost : public ConnectionHost {
   HttpServer& server() override { return server_; }
   const ConnectionLimits& limits() const override { return limits_; }
   void CountHeadTimeout() override {}
+  void CountHttp2Connection() override {}
   bool draining() const override { return draining_; }
 
   int64_t adopted_ = 0;

@@ -314,6 +314,7 @@ ServerStats Gateway::CurrentServerStats() const {
   stats.accepted_connections = loops.accepted;
   stats.refused_connections = loops.refused;
   stats.head_timeouts = loops.head_timeouts;
+  stats.http2_connections = loops.http2_connections;
   return stats;
 }
 

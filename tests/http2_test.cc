@@ -447,6 +447,8 @@ TEST_F(Http2Test, StreamsCountInMetrics) {
       },
       kPatience));
   EXPECT_EQ(Metric("sse_gateway_active_streams{route=\"/stream\"}"), 3);
+  // One HTTP/2 connection (the metrics request itself is HTTP/1.1).
+  EXPECT_EQ(Metric("sse_gateway_http2_connections_total"), 1);
   client->Close();
   EXPECT_TRUE(WaitFor([&] {
     return Metric("sse_gateway_active_streams{route=\"/stream\"}") == 0;

@@ -187,6 +187,7 @@ void Connection::Handshake(absl::Time now) {
 }
 
 void Connection::StartHttp2(absl::Time now) {
+  host_->CountHttp2Connection();
   phase_ = Phase::kHttp2;
   deadline_ = absl::InfiniteFuture();
   std::string received;

@@ -68,6 +68,8 @@ class ConnectionHost {
   virtual const ConnectionLimits& limits() const = 0;
   // A connection closed because its head (or TLS handshake) took too long.
   virtual void CountHeadTimeout() = 0;
+  // A connection is now served as HTTP/2.
+  virtual void CountHttp2Connection() = 0;
   // The server is draining: HTTP/2 connections send GOAWAY.
   virtual bool draining() const = 0;
 };

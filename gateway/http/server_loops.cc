@@ -159,6 +159,9 @@ class ServerLoops::Loop : public ConnectionHost {
     return owner_->options_.limits;
   }
   void CountHeadTimeout() override { owner_->head_timeouts_.fetch_add(1); }
+  void CountHttp2Connection() override {
+    owner_->http2_connections_.fetch_add(1);
+  }
   bool draining() const override {
     return owner_->options_.draining != nullptr &&
            owner_->options_.draining->load();
@@ -394,6 +397,7 @@ ServerLoops::Stats ServerLoops::stats() const {
   stats.accepted = accepted_.load();
   stats.refused = refused_.load();
   stats.head_timeouts = head_timeouts_.load();
+  stats.http2_connections = http2_connections_.load();
   return stats;
 }
 

@@ -55,9 +55,10 @@ class ServerLoops {
 
   struct Stats {
     int64_t open_connections = 0;
-    int64_t accepted = 0;       // connections accepted, ever
-    int64_t refused = 0;        // closed at once: max_connections reached
-    int64_t head_timeouts = 0;  // closed: head (or handshake) too slow
+    int64_t accepted = 0;           // connections accepted, ever
+    int64_t refused = 0;            // closed at once: max_connections reached
+    int64_t head_timeouts = 0;      // closed: head (or handshake) too slow
+    int64_t http2_connections = 0;  // served as HTTP/2, ever
   };
 
   // `server` (not owned) must outlive the loops. Starts the loop threads and
@@ -90,6 +91,7 @@ class ServerLoops {
   std::atomic<int64_t> accepted_{0};
   std::atomic<int64_t> refused_{0};
   std::atomic<int64_t> head_timeouts_{0};
+  std::atomic<int64_t> http2_connections_{0};
   std::atomic<int64_t> open_responses_{0};
   UniqueFd listener_;
   // The listener's own address when it is not a wildcard (then every

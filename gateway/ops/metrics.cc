@@ -436,6 +436,10 @@ std::string Metrics::RenderPrometheus(const ServerStats& server) const {
        "Connections closed because a request head (or TLS handshake) did not "
        "arrive within head_timeout_ms.",
        server.head_timeouts},
+      {"http2_connections_total", "counter",
+       "Connections served as HTTP/2 (h2 by ALPN, or h2c by prior "
+       "knowledge).",
+       server.http2_connections},
   };
   for (const auto& series : server_series) {
     AppendHeader(series.name, series.type, series.help, &out);

@@ -23,7 +23,8 @@
 //   the fan-out series of gateway/ops/fanout_metrics.h, for routes with
 //   fanout (RouteMetrics::EnableFanout)
 //   open_connections, connections_accepted_total,
-//   connections_refused_total, head_timeouts_total  (no labels; ServerStats)
+//   connections_refused_total, head_timeouts_total,
+//   http2_connections_total                         (no labels; ServerStats)
 // streams_finished_total only lists the {code, reason} pairs seen so far.
 //
 // Thread safety: every method of Metrics and RouteMetrics may be called
@@ -145,12 +146,14 @@ class RouteMetrics {
 
 // The front door's counters (the event loops'), rendered without a route
 // label: open_connections (gauge), connections_accepted_total,
-// connections_refused_total (max_connections reached), head_timeouts_total.
+// connections_refused_total (max_connections reached), head_timeouts_total,
+// http2_connections_total (connections served as HTTP/2).
 struct ServerStats {
   int64_t open_connections = 0;
   int64_t accepted_connections = 0;
   int64_t refused_connections = 0;
   int64_t head_timeouts = 0;
+  int64_t http2_connections = 0;
 };
 
 class Metrics {

@@ -104,6 +104,9 @@ sse_gateway_connections_refused_total 2
 # HELP sse_gateway_head_timeouts_total Connections closed because a request head (or TLS handshake) did not arrive within head_timeout_ms.
 # TYPE sse_gateway_head_timeouts_total counter
 sse_gateway_head_timeouts_total 4
+# HELP sse_gateway_http2_connections_total Connections served as HTTP/2 (h2 by ALPN, or h2c by prior knowledge).
+# TYPE sse_gateway_http2_connections_total counter
+sse_gateway_http2_connections_total 5
 )";
   metrics.AccessLogLineDropped();
   metrics.AccessLogLineDropped();
@@ -112,6 +115,7 @@ sse_gateway_head_timeouts_total 4
   server.accepted_connections = 10;
   server.refused_connections = 2;
   server.head_timeouts = 4;
+  server.http2_connections = 5;
   EXPECT_EQ(metrics.RenderPrometheus(server), expected);
 }
 
