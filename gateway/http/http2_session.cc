@@ -27,9 +27,9 @@ constexpr size_t kMaxReadPerTurn = 256 * 1024;
 // Produce/frame/write rounds per Pump() before the other connections get a
 // turn.
 constexpr int kMaxRoundsPerTurn = 8;
-// A stream's pending buffer larger than this is released once sent, so that
-// an idle stream does not keep a burst's memory.
-constexpr size_t kKeptPendingBytes = 4096;
+// The connection's output buffer larger than this is released once written,
+// so that an idle connection does not keep a burst's memory.
+constexpr size_t kKeptOutputBytes = 4096;
 
 nghttp2_nv Field(absl::string_view name, absl::string_view value) {
   nghttp2_nv nv;
@@ -47,8 +47,10 @@ struct Http2Session::Stream {
   explicit Stream(int32_t stream_id) : id(stream_id) {}
 
   const int32_t id;
-  // The request, while its header fields arrive.
-  Http2RequestHead request;
+  // The request, while its header fields arrive (freed once dispatched:
+  // thousands of streams stay open for long).
+  std::unique_ptr<Http2RequestHead> request =
+      std::make_unique<Http2RequestHead>();
   size_t header_bytes = 0;  // as SETTINGS_MAX_HEADER_LIST_SIZE counts them
   bool too_large = false;
   bool dispatched = false;
@@ -332,10 +334,10 @@ int Http2Session::OnHeader(int32_t stream_id, absl::string_view name,
   stream.header_bytes += name.size() + value.size() + 32;
   if (stream.header_bytes > options_.max_header_list_bytes) {
     stream.too_large = true;  // Answered 431 once the headers are over.
-    stream.request = Http2RequestHead();
+    stream.request.reset();
     return 0;
   }
-  stream.request.Add(name, value);
+  if (stream.request != nullptr) stream.request->Add(name, value);
   return 0;
 }
 
@@ -381,8 +383,9 @@ void Http2Session::Dispatch(Stream& stream, absl::Time now) {
                                   options_.max_header_list_bytes, " bytes"))));
     return;
   }
-  absl::StatusOr<std::string> head = stream.request.Build();
-  stream.request = Http2RequestHead();
+  if (stream.request == nullptr) return;  // Cannot happen: dispatched once.
+  absl::StatusOr<std::string> head = stream.request->Build();
+  stream.request.reset();
   if (!head.ok()) {
     RespondError(stream, 400, StatusJson(head.status()));
     return;
@@ -525,12 +528,9 @@ ptrdiff_t Http2Session::ReadData(int32_t stream_id, uint8_t* buffer,
     stream.blocked_since = absl::InfiniteFuture();  // Progress.
   }
   if (stream.has_pending()) return static_cast<ptrdiff_t>(taken);
-  // All taken: an idle stream keeps no burst's buffer.
-  if (stream.pending.capacity() > kKeptPendingBytes) {
-    std::string().swap(stream.pending);
-  } else {
-    stream.pending.clear();
-  }
+  // All taken: an idle stream keeps no buffer (thousands of streams wait
+  // between events; the next Produce() allocates what it needs).
+  std::string().swap(stream.pending);
   stream.pending_offset = 0;
   if (stream.body != nullptr && taken > 0) stream.body->Wrote(now_);
   if (stream.last_produced) {
@@ -627,7 +627,7 @@ bool Http2Session::Flush(absl::Time now) {
     UpdateInterest();
     return false;
   }
-  if (output_.capacity() > 2 * kOutputBatchBytes) {
+  if (output_.capacity() > kKeptOutputBytes) {
     std::string().swap(output_);
   } else {
     output_.clear();
