@@ -200,7 +200,10 @@ if [ "$CHECK" = 1 ]; then
   [ "$ids" = "1 2 3 " ] || failures+=("expected ids 1 2 3, got: ${ids:-none}")
   grep -q '^data: {"code":0,' "$OUT.lf" ||
     failures+=("the end event does not report code 0")
-  curl -sSf --max-time 10 "$BASE_URL/" | grep -q 'new EventSource' ||
+  # Whole page first: `curl | grep -q` fails (curl: (23)) when grep exits
+  # before curl has written everything.
+  page=$(curl -sSf --max-time 10 "$BASE_URL/" || true)
+  grep -q 'new EventSource' <<<"$page" ||
     failures+=("GET / does not serve the demo page")
   if [ "${#failures[@]}" -ne 0 ]; then
     for failure in "${failures[@]}"; do say "FAIL: $failure" >&2; done
