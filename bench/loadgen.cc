@@ -17,6 +17,20 @@
 // process during the window, to show it is not the bottleneck). bytes count
 // the HTTP body after de-chunking; mbytes_per_s is in 10^6 bytes.
 //
+// Over HTTP/2 (h2c with prior knowledge: cleartext, the connection starts
+// with the client preface), stream mode only, --connections streams share
+// TCP connections, --streams_per_connection to a connection:
+//
+//   loadgen --http2 --connections=10000 --streams_per_connection=100
+//
+// opens 100 connections of 100 streams each; every stream sends the same
+// request's header fields, and is parsed, timed and counted as an HTTP/1
+// connection is (connected, failed, open_at_end, ttfe_us and failures count
+// streams; connect_us the TCP connections). The JSON always has protocol
+// ("http/1.1" or "h2c"), streams_per_connection and tcp_connections (TCP
+// connects that completed), and with --http2 goaways (GOAWAY frames
+// received).
+//
 // A multiplexed stream (the gateway's multiplex endpoint, one SSE event type
 // per subscription) is read per subscription with --subscriptions:
 //
@@ -51,6 +65,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "bench/bench_stats.h"
+#include "bench/http2_request.h"
 #include "bench/loadgen_worker.h"
 #include "bench/loadgen_worker_group.h"
 #include "bench/subscription_stats.h"
@@ -93,6 +108,13 @@ ABSL_FLAG(std::string, measured_subscriptions, "",
 ABSL_FLAG(std::string, fast_subscription, "",
           "With --subscriptions: the fast one, whose events are counted "
           "between two events of a measured subscription.");
+ABSL_FLAG(bool, http2, false,
+          "stream: HTTP/2 in cleartext with prior knowledge (h2c): "
+          "--connections streams over TCP connections of "
+          "--streams_per_connection streams each.");
+ABSL_FLAG(int64_t, streams_per_connection, 100,
+          "With --http2: streams per TCP connection (the last one may have "
+          "fewer).");
 ABSL_FLAG(double, first_event_timeout_s, 60,
           "A connection with no first event this long after its start fails "
           "as a timeout.");
@@ -178,6 +200,8 @@ struct LoadgenConfig {
   std::vector<in_addr> source_addresses;
   std::string request;
   SubscriptionConfig subscriptions;
+  bool http2 = false;
+  int64_t streams_per_connection = 1;  // 1 for HTTP/1.
 };
 
 absl::StatusOr<LoadgenConfig> ConfigFromFlags() {
@@ -260,6 +284,28 @@ absl::StatusOr<LoadgenConfig> ConfigFromFlags() {
                     "\r\n");
   }
   absl::StrAppend(&config.request, "\r\n");
+
+  config.http2 = absl::GetFlag(FLAGS_http2);
+  if (config.http2) {
+    if (config.churn) {
+      return absl::InvalidArgumentError("--http2 needs --mode=stream");
+    }
+    config.streams_per_connection = absl::GetFlag(FLAGS_streams_per_connection);
+    if (config.streams_per_connection < 1) {
+      return absl::InvalidArgumentError(
+          "--streams_per_connection must be >= 1");
+    }
+    // The head must translate (checked again by each worker).
+    absl::StatusOr<std::vector<Http2Header>> headers =
+        Http2HeadersFromRequest(config.request, "http");
+    if (!headers.ok()) return headers.status();
+    // Every worker gets whole connections.
+    const int64_t tcp_connections =
+        (config.connections + config.streams_per_connection - 1) /
+        config.streams_per_connection;
+    config.threads =
+        static_cast<int>(std::min<int64_t>(config.threads, tcp_connections));
+  }
   return config;
 }
 
@@ -392,6 +438,9 @@ std::string ResultJson(const LoadgenConfig& config,
   out.Add("system", absl::GetFlag(FLAGS_system))
       .Add("mode", config.mode)
       .Add("format", config.format_name)
+      .Add("protocol", config.http2 ? "h2c" : "http/1.1")
+      .Add("streams_per_connection", config.streams_per_connection)
+      .Add("tcp_connections", total.connect.count())
       .Add("path", absl::GetFlag(FLAGS_path))
       .Add("threads", config.threads)
       .Add("source_ips", static_cast<int64_t>(config.source_addresses.size()))
@@ -416,6 +465,7 @@ std::string ResultJson(const LoadgenConfig& config,
       .Add("connect_retries", group.Sum(&Progress::connect_retries))
       .Add("syn_retransmits", total.syn_retransmits)
       .Add("heartbeats", total.comments);
+  if (config.http2) out.Add("goaways", total.goaways);
   if (config.subscriptions.enabled()) {
     out.Add("multiplex", SubscriptionJson(config.subscriptions,
                                           total.subscriptions, m.window_s));
@@ -464,6 +514,8 @@ int Run() {
   totals.first_event_timeout_ns =
       static_cast<int64_t>(config->first_event_timeout_s * 1e9);
   totals.subscriptions = config->subscriptions;
+  totals.http2 = config->http2;
+  totals.streams_per_connection = config->streams_per_connection;
   LoadgenWorkerGroup group(totals, config->threads,
                            /*measuring=*/config->churn);
   Measurement measurement;
@@ -489,7 +541,8 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "HTTP streaming load generator (SSE / NDJSON); prints one JSON line.");
+      "HTTP streaming load generator (SSE / NDJSON, HTTP/1.1 or h2c); prints "
+      "one JSON line.");
   absl::ParseCommandLine(argc, argv);
   return sse_gateway::Run();
 }

@@ -7,7 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <utility>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 namespace sse_gateway {
@@ -38,6 +42,7 @@ LoadgenWorker::LoadgenWorker(LoadgenWorkerOptions options)
 
 LoadgenWorker::~LoadgenWorker() {
   connections_.clear();  // Closes any sockets first.
+  http2_connections_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
@@ -92,13 +97,58 @@ void LoadgenWorker::OpenDueConnections(int64_t now_ns) {
   const int64_t due = std::min<int64_t>(
       options_.connections,
       static_cast<int64_t>(std::floor(elapsed_s * options_.ramp_per_s)) + 1);
+  if (options_.http2) {
+    OpenDueHttp2Streams(now_ns, due);
+    return;
+  }
   while (started_ < due) {
     ++started_;
     StartConnection(NewConnection(), now_ns, now_ns);
   }
 }
 
+void LoadgenWorker::OpenDueHttp2Streams(int64_t now_ns, int64_t due) {
+  while (started_ < due) {
+    const size_t index =
+        static_cast<size_t>(started_ / options_.streams_per_connection);
+    ++started_;
+    if (index == http2_connections_.size()) {
+      http2_connections_.push_back(std::make_unique<Http2Connection>(
+          &context_, &http2_headers_, static_cast<Http2StreamObserver*>(this)));
+      StartHttp2Connection(http2_connections_.back().get(), now_ns, now_ns);
+    }
+    ++open_;  // OnHttp2StreamClosed balances it, even from AddStream.
+    http2_connections_[index]->AddStream(now_ns);
+  }
+}
+
+void LoadgenWorker::StartHttp2Connection(Http2Connection* connection,
+                                         int64_t start_ns, int64_t now_ns) {
+  const in_addr* source = nullptr;
+  if (!options_.source_addresses.empty()) {
+    source = &options_.source_addresses[next_source_];
+    next_source_ = (next_source_ + 1) % options_.source_addresses.size();
+  }
+  // On kFailed its streams fail as they are added.
+  if (connection->Start(epoll_fd_, options_.address, source, start_ns) ==
+      SseConnection::StartResult::kRetryLater) {
+    ++connect_retries_;
+    http2_retry_queue_.emplace_back(now_ns + kRetryDelayNs, connection);
+  }
+}
+
 void LoadgenWorker::RetryDueConnections(int64_t now_ns) {
+  if (!http2_retry_queue_.empty()) {
+    std::vector<std::pair<int64_t, Http2Connection*>> queue;
+    queue.swap(http2_retry_queue_);
+    for (const auto& [retry_ns, connection] : queue) {
+      if (retry_ns > now_ns) {
+        http2_retry_queue_.emplace_back(retry_ns, connection);
+      } else {
+        StartHttp2Connection(connection, connection->start_ns(), now_ns);
+      }
+    }
+  }
   if (retry_queue_.empty()) return;
   std::vector<std::pair<int64_t, SseConnection*>> due;
   auto not_due = std::stable_partition(
@@ -125,19 +175,38 @@ void LoadgenWorker::AfterIo(SseConnection* connection, bool was_connected,
   if (connection->closed()) OnClosed(connection);
 }
 
-void LoadgenWorker::OnClosed(SseConnection* connection) {
+void LoadgenWorker::CountClosed(SseConnection::Failure failure,
+                                bool got_first_event, int status_code) {
   --open_;
-  const SseConnection::Failure failure = connection->failure();
   if (failure == SseConnection::Failure::kNone) {
     ++cycles_done_;
   } else {
     ++failed_;
-    if (!connection->got_first_event()) ++failed_before_first_event_;
+    if (!got_first_event) ++failed_before_first_event_;
     ++results_.failures[static_cast<size_t>(failure)];
     if (failure == SseConnection::Failure::kBadStatus) {
-      ++results_.bad_status_codes[connection->status_code()];
+      ++results_.bad_status_codes[status_code];
     }
   }
+}
+
+void LoadgenWorker::OnHttp2Connected(const Http2Connection& connection) {
+  results_.connect.Record((connection.connected_ns() - connection.start_ns()) /
+                          1000);
+}
+
+void LoadgenWorker::OnHttp2FirstEvent(const Http2Stream& stream) {
+  ++first_events_;
+  results_.ttfe.Record((stream.first_event_ns() - stream.start_ns()) / 1000);
+}
+
+void LoadgenWorker::OnHttp2StreamClosed(const Http2Stream& stream) {
+  CountClosed(stream.failure(), stream.got_first_event(), stream.status_code());
+}
+
+void LoadgenWorker::OnClosed(SseConnection* connection) {
+  CountClosed(connection->failure(), connection->got_first_event(),
+              connection->status_code());
   if (options_.churn) {
     --in_flight_;
     idle_connections_.push_back(connection);
@@ -145,6 +214,10 @@ void LoadgenWorker::OnClosed(SseConnection* connection) {
 }
 
 void LoadgenWorker::CloseTimedOut(int64_t now_ns) {
+  for (const auto& connection : http2_connections_) {
+    connection->CloseStreamsWithoutFirstEvent(
+        now_ns - options_.first_event_timeout_ns + 1);
+  }
   for (const auto& connection : connections_) {
     if (connection->closed() || connection->got_first_event() ||
         connection->start_ns() == 0) {
@@ -181,6 +254,8 @@ int LoadgenWorker::NextTimeoutMs(int64_t now_ns) const {
   }
   for (const auto& entry : retry_queue_)
     next_ns = std::min(next_ns, entry.first);
+  for (const auto& entry : http2_retry_queue_)
+    next_ns = std::min(next_ns, entry.first);
   const int64_t wait_ns = next_ns - now_ns;
   if (wait_ns <= 0) return 0;
   return static_cast<int>((wait_ns + 999'999) / 1'000'000);
@@ -205,6 +280,16 @@ bool LoadgenWorker::ChurnFinished() const {
 }
 
 absl::Status LoadgenWorker::Run() {
+  if (options_.http2) {
+    if (options_.churn || options_.streams_per_connection < 1) {
+      return absl::InvalidArgumentError(
+          "http2: stream mode only, and streams_per_connection >= 1");
+    }
+    absl::StatusOr<std::vector<Http2Header>> headers =
+        Http2HeadersFromRequest(options_.request, "http");
+    if (!headers.ok()) return headers.status();
+    http2_headers_ = *std::move(headers);
+  }
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) {
     return absl::InternalError(
@@ -227,6 +312,11 @@ absl::Status LoadgenWorker::Run() {
       break;
     }
     for (int i = 0; i < ready; ++i) {
+      if (options_.http2) {
+        static_cast<Http2Connection*>(events[i].data.ptr)
+            ->HandleIo(events[i].events);
+        continue;
+      }
       auto* connection = static_cast<SseConnection*>(events[i].data.ptr);
       const bool was_connected = connection->connected();
       const bool had_first_event = connection->got_first_event();
@@ -247,8 +337,12 @@ absl::Status LoadgenWorker::Run() {
       --open_;
     }
   }
+  for (const auto& connection : http2_connections_) {
+    open_ -= connection->Abandon();
+  }
   results_.syn_retransmits = context_.syn_retransmits;
   results_.comments = context_.comments;
+  results_.goaways = context_.goaways;
   Publish();
   return status;
 }

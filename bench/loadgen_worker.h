@@ -7,6 +7,14 @@
 //    → close, claiming cycles from a counter shared by all workers until
 //    `cycles` have been claimed and finished.
 //
+// With `http2` (stream mode only) the streams are HTTP/2 streams over h2c
+// connections (Http2Connection), `streams_per_connection` to a connection:
+// stream k of the worker goes on its connection k / streams_per_connection,
+// which is opened when its first stream is due; the counters below then
+// count streams (started, first events, failed, open), and the connect
+// histogram TCP connections. A connection's failure fails its streams, and
+// the ones due on it later (a failed connection is not replaced).
+//
 // Connections are made from `source_addresses` in turn when given (see
 // SseConnection::Start). A connect that fails with EADDRNOTAVAIL (no ephemeral
 // port free) is retried shortly after and counted in connect_retries. A
@@ -35,6 +43,8 @@
 #include "absl/status/status.h"
 #include "bench/bench_stats.h"
 #include "bench/event_stream_parser.h"
+#include "bench/http2_connection.h"
+#include "bench/http2_request.h"
 #include "bench/sse_connection.h"
 #include "bench/subscription_stats.h"
 
@@ -43,6 +53,11 @@ namespace sse_gateway {
 struct LoadgenWorkerOptions {
   sockaddr_in address{};
   std::string request;  // The complete HTTP request bytes.
+  // HTTP/2 (h2c with prior knowledge, stream mode only): `request`'s head is
+  // sent as each stream's header fields (Http2HeadersFromRequest, scheme
+  // http), `streams_per_connection` streams to a connection.
+  bool http2 = false;
+  int64_t streams_per_connection = 1;
   // Local addresses to connect from, in turn; empty: the kernel's choice.
   std::vector<in_addr> source_addresses;
   EventFormat format = EventFormat::kSse;
@@ -73,7 +88,7 @@ struct LoadgenProgress {
   std::atomic<int64_t> failed_before_first_event{0};
   std::atomic<int64_t> failed{0};       // All failed connections.
   std::atomic<int64_t> cycles_done{0};  // Churn cycles that succeeded.
-  std::atomic<int64_t> open{0};         // Sockets open right now.
+  std::atomic<int64_t> open{0};  // Streams open right now (HTTP/1: sockets).
   std::atomic<int64_t> events{0};
   std::atomic<int64_t> body_bytes{0};
   std::atomic<int64_t> connect_retries{0};
@@ -89,19 +104,21 @@ struct LoadgenResults {
   std::map<int, int64_t> bad_status_codes;  // Status → connections.
   int64_t syn_retransmits = 0;
   int64_t comments = 0;
+  int64_t goaways = 0;                // HTTP/2 GOAWAY frames received.
   SubscriptionResults subscriptions;  // When options.subscriptions is enabled.
 };
 
-class LoadgenWorker {
+class LoadgenWorker final : private Http2StreamObserver {
  public:
   explicit LoadgenWorker(LoadgenWorkerOptions options);
-  ~LoadgenWorker();
+  ~LoadgenWorker() override;
 
   LoadgenWorker(const LoadgenWorker&) = delete;
   LoadgenWorker& operator=(const LoadgenWorker&) = delete;
 
   // Runs the load (see the file comment). An error only if epoll itself
-  // cannot be used; connection problems are counted, not returned.
+  // cannot be used, or (http2) the request cannot be sent as HTTP/2 or
+  // churn is asked for; connection problems are counted, not returned.
   absl::Status Run();
 
   const LoadgenProgress& progress() const { return progress_; }
@@ -114,11 +131,19 @@ class LoadgenWorker {
                        int64_t now_ns);
   // Opens what the ramp (stream) or the concurrency (churn) allows now.
   void OpenDueConnections(int64_t now_ns);
+  // http2: starts the streams due (`due` in all), opening their
+  // connections.
+  void OpenDueHttp2Streams(int64_t now_ns, int64_t due);
+  void StartHttp2Connection(Http2Connection* connection, int64_t start_ns,
+                            int64_t now_ns);
   void RetryDueConnections(int64_t now_ns);
   // Records the consequences of HandleIo on `connection`.
   void AfterIo(SseConnection* connection, bool was_connected,
                bool had_first_event);
   void OnClosed(SseConnection* connection);
+  // Counts one connection (HTTP/1) or stream (http2) that ended.
+  void CountClosed(SseConnection::Failure failure, bool got_first_event,
+                   int status_code);
   void CloseTimedOut(int64_t now_ns);
   // A connection object for a new stream or cycle (reused in churn mode).
   SseConnection* NewConnection();
@@ -126,6 +151,11 @@ class LoadgenWorker {
   int NextTimeoutMs(int64_t now_ns) const;
   void Publish();
   bool ChurnFinished() const;
+
+  // Http2StreamObserver:
+  void OnHttp2Connected(const Http2Connection& connection) override;
+  void OnHttp2FirstEvent(const Http2Stream& stream) override;
+  void OnHttp2StreamClosed(const Http2Stream& stream) override;
 
   const LoadgenWorkerOptions options_;
   LoadgenProgress progress_;
@@ -137,6 +167,11 @@ class LoadgenWorker {
   std::vector<SseConnection*> idle_connections_;  // Churn: ready for reuse.
   // Connections waiting to retry connect, with the time to retry at.
   std::vector<std::pair<int64_t, SseConnection*>> retry_queue_;
+  // http2: the request's header fields, the connections in stream order,
+  // and those waiting to retry connect.
+  std::vector<Http2Header> http2_headers_;
+  std::vector<std::unique_ptr<Http2Connection>> http2_connections_;
+  std::vector<std::pair<int64_t, Http2Connection*>> http2_retry_queue_;
   size_t next_source_ = 0;  // Index into options_.source_addresses.
   int64_t ramp_start_ns_ = 0;
   int64_t started_ = 0;

@@ -1,5 +1,6 @@
 #include "bench/loadgen_worker_group.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace sse_gateway {
@@ -15,9 +16,21 @@ int64_t ShareOf(int64_t total, int parts, int index) {
 LoadgenWorkerGroup::LoadgenWorkerGroup(const LoadgenWorkerOptions& totals,
                                        int threads, bool measuring)
     : measuring_(measuring) {
+  // http2: whole connections per worker, their streams with them.
+  const int64_t per_connection =
+      std::max<int64_t>(1, totals.streams_per_connection);
+  const int64_t http2_connections =
+      (totals.connections + per_connection - 1) / per_connection;
+  int64_t streams_given = 0;
   for (int i = 0; i < threads; ++i) {
     LoadgenWorkerOptions options = totals;
     options.connections = ShareOf(totals.connections, threads, i);
+    if (totals.http2) {
+      options.connections =
+          std::min(totals.connections - streams_given,
+                   ShareOf(http2_connections, threads, i) * per_connection);
+      streams_given += options.connections;
+    }
     options.ramp_per_s = totals.ramp_per_s / threads;
     options.concurrency = ShareOf(totals.concurrency, threads, i);
     options.cycles_claimed = &cycles_claimed_;
@@ -80,6 +93,7 @@ LoadgenResults LoadgenWorkerGroup::MergedResults() const {
     }
     total.syn_retransmits += result.syn_retransmits;
     total.comments += result.comments;
+    total.goaways += result.goaways;
     total.subscriptions.Merge(result.subscriptions);
   }
   return total;

@@ -24,8 +24,10 @@ class LoadgenWorkerGroup {
  public:
   // `totals`: connections, ramp_per_s and concurrency are for the whole
   // group and are split over `threads` workers (the first ones get the
-  // remainder); its flag and counter pointers are ignored (the group owns
-  // them). Latencies are recorded from the start when `measuring`.
+  // remainder; with http2 the streams go in whole connections of
+  // streams_per_connection); its flag and counter pointers are ignored (the
+  // group owns them). Latencies are recorded from the start when
+  // `measuring`.
   LoadgenWorkerGroup(const LoadgenWorkerOptions& totals, int threads,
                      bool measuring);
   ~LoadgenWorkerGroup();  // Stops and joins if still running.

@@ -9,8 +9,8 @@ Usage (Debian's python3 with python3-matplotlib):
 Several --results files are read as one (e.g. a full run plus a later run of one scenario:
 `run_benchmarks.py --scenarios multiplex`); runs of the same cell from different files are pooled.
 Each RESULTS.jsonl holds one JSON object per measured run:
-  {"run": 1, "scenario": "throughput|streams|ttfe|churn|ramp|slowheads|fanout|multiplex",
-   "system": "direct|gateway|node|grpc-gateway|gateway-fanout|nchan",
+  {"run": 1, "scenario": "throughput|streams|ttfe|churn|ramp|slowheads|fanout|multiplex|h2",
+   "system": "direct|gateway|node|grpc-gateway|gateway-fanout|nchan|gateway-h2",
    "params": {...}, "ok": true, "error": null, "result": {<measuring program's JSON, see bench.md>}}
 Runs of one (scenario, system, params) cell are summarised by their MEDIAN; headline numbers also
 show n and the min-max spread. Failed runs (ok: false, or no result) are left out of the medians
@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 SYSTEMS = ["direct", "gateway", "node", "grpc-gateway"]
 COLORS = {"direct": "tab:gray", "gateway": "tab:blue", "node": "tab:green", "grpc-gateway": "tab:orange",
-          "gateway-fanout": "tab:purple", "nchan": "tab:red"}
+          "gateway-fanout": "tab:purple", "nchan": "tab:red", "gateway-h2": "tab:cyan"}
 # The fan-out scenario's own systems (not listed in the other scenarios' tables), its p99 bound for
 # "sustained", and the share of S x R events/s a sustained cell must deliver.
 FANOUT_SYSTEMS = ["gateway-fanout", "nchan", "gateway"]
@@ -42,6 +42,9 @@ MULTIPLEX_CELLS = ["slow", "fast", "separate", "multiplex"]
 # slow stream's p99 on its own connection while the same fast stream runs on another one (the same
 # load on the machine without the multiplexing).
 MUX_P99_VS_SEPARATE = 2.0
+# The HTTP/2 scenario's systems, in table order: the gateway over HTTP/1.1 (one connection per stream,
+# the baseline of its ratios) and over h2c (the streams sharing params "h2_connections" connections).
+H2_SYSTEMS = ["gateway", "gateway-h2"]
 ROW_PARAM = {"throughput": "payload_bytes", "streams": "streams"}  # ttfe/churn: row = params label
 EXPECTED_ROWS = {"throughput": [64, 4096], "streams": [100, 1000, 10000, 19000]}
 DASH = "—"
@@ -136,6 +139,10 @@ def group(records):
             continue
         if sc == "fanout":  # Rows are (subscribers, rate); its systems stay out of `systems`.
             row = (params.get("streams", 0), params.get("rate", 0))
+            cells.setdefault(sc, {}).setdefault(row, {}).setdefault(sysname, Cell()).runs.append(rec)
+            continue
+        if sc == "h2":  # Rows: (streams, h2 connections); its systems stay out of `systems`.
+            row = (params.get("streams", 0), params.get("h2_connections", 0))
             cells.setdefault(sc, {}).setdefault(row, {}).setdefault(sysname, Cell()).runs.append(rec)
             continue
         if sc == "multiplex":  # Rows: (variant, fast payload, cell, slow subscriptions); gateway only.
@@ -788,6 +795,77 @@ def section_multiplex(cells, systems, plabels, targets, plot):
             + f"\n\n![multiplex slow latency]({plot('multiplex.png')})\n")
 
 
+# ---------------------------------------------------------------- HTTP/2
+def h2_command(runs, params):
+    """The run_benchmarks.py command that measures these params (defaults left out)."""
+    cmd = f"python3 bench/run_benchmarks.py --scenarios h2 --runs {runs}"
+    if params.get("streams", 10000) != 10000:
+        cmd += f" --h2-streams {params['streams']}"
+    if params.get("h2_connections", 100) != 100:
+        cmd += f" --h2-connections {params['h2_connections']}"
+    if params.get("duration_s", 10) != 10:
+        cmd += f" --h2-duration-s {params['duration_s']:g}"
+    if params.get("warmup_s", 4) != 4:
+        cmd += f" --warmup-s {params['warmup_s'] - 2:g}"
+    return cmd
+
+
+def section_h2(cells, systems, plabels, targets, plot):
+    p50, p99 = field("latency_us", "p50", scale=1e-3), field("latency_us", "p99", scale=1e-3)
+    keys = sorted(k for k in cells.get("h2", {}) if isinstance(k, tuple))
+    rows, lines, notes, blocks = [], [], [], []
+    for key in keys:
+        streams, connections = key
+        base, h2 = cell(cells, "h2", key, "gateway"), cell(cells, "h2", key, "gateway-h2")
+        for s in H2_SYSTEMS:
+            c = cell(cells, "h2", key, s)
+            if not c.runs:
+                continue
+            conn, fail = c.med(field("connected")), c.med(field("failed"))
+            rows.append([f"{streams:,}", s, "h2c" if s == "gateway-h2" else "HTTP/1.1",
+                         fmt(c.med(field("tcp_connections"))), c.n_label(),
+                         f"{fmt(conn)}/{fmt(fail)}" if conn is not None else DASH,
+                         fmt(c.med(field("events_per_s"))), fmt_spread(c.spread(p50), 2),
+                         fmt_spread(c.spread(p99), 1), fmt_spread(c.spread(rss_per_stream), 2),
+                         fmt(c.med(cpu_pct), 0), fmt(c.med(field("target", "threads_hold"))),
+                         fmt(c.med(field("target", "fds_hold")))])
+            for r in (r for r in c.runs if not Cell.is_ok(r)):
+                err = str(r.get("error") or "no result").replace("\n", " ")[:200]
+                notes.append(f"- {s}, {streams:,} streams, run {r.get('run', '?')}: failed — {err}")
+        b_rss, h_rss = base.med(rss_per_stream), h2.med(rss_per_stream)
+        parts = [f"{q} {fmt(ratio(h2.med(f), base.med(f)), 2, '×')} ({fmt(h2.med(f), nd)} vs "
+                 f"{fmt(base.med(f), nd)} {unit})"
+                 for q, f, nd, unit in (("p50", p50, 2, "ms"), ("p99", p99, 1, "ms"),
+                                        ("RSS/stream", rss_per_stream, 2, "KiB"), ("CPU", cpu_pct, 1, "%"))]
+        lines.append(f"- {streams:,} streams, gateway-h2 ({connections:,} connections) / gateway over HTTP/1.1 "
+                     f"({streams:,} connections), same run: " + ", ".join(parts))
+        targets.append((f"HTTP/2, {streams:,} streams over {connections:,} connections at 1 event/s: gateway RSS "
+                        f"per stream ≤ HTTP/1.1's ({streams:,} connections, same run)",
+                        f"{fmt(h_rss, 2)} vs {fmt(b_rss, 2)} KiB ({fmt(ratio(h_rss, b_rss), 3, '×')})",
+                        judge(h_rss, b_rss, higher_better=False)))
+        runs = max((r.get("run", 0) for s in H2_SYSTEMS for r in cell(cells, "h2", key, s).runs), default=0)
+        params = next((r.get("params", {}) for s in H2_SYSTEMS for r in cell(cells, "h2", key, s).runs), {})
+        records = max(len(cell(cells, "h2", key, s).runs) for s in H2_SYSTEMS)
+        pooled = records // runs if runs and records > runs and records % runs == 0 else 1
+        blocks.append(f"`{h2_command(runs, params)}`" + (f" {pooled} times, pooled" if pooled > 1 else ""))
+    return ("## Scenario 9 — HTTP/2: many streams over few connections\n\n"
+            "The same streams at 1 event/s (64 B, `/v1/firehose?rate=1&payload_bytes=64`) on the same gateway "
+            "config (bench/gateway.yaml, with `http2: {enabled: true, max_concurrent_streams: 256}`): "
+            "`gateway` over HTTP/1.1, one connection per stream; `gateway-h2` over HTTP/2 in cleartext with "
+            "prior knowledge (h2c), the streams sharing few connections (`loadgen --http2 "
+            "--streams_per_connection=N`, nghttp2 client sessions with Chrome's receive windows). Every cell "
+            "on a fresh gateway, the two interleaved run by run. Latency, RSS/stream (= (RSS at hold − RSS "
+            "before) / connected streams), CPU (% of one core during the window), threads and fds as in "
+            "Scenario 2; TCP connections = the load generator's connects that completed. Ratios are "
+            "gateway-h2 / gateway over the medians of the same run.\n\n"
+            + (f"Command: {', '.join(blocks)} (also part of `bash bench/run.sh`).\n\n" if blocks else "")
+            + table(["Streams", "System", "Protocol", "TCP connections", "n", "connected/failed", "events/s",
+                     "p50 ms (min–max)", "p99 ms (min–max)", "RSS/stream KiB (min–max)", "CPU %", "threads",
+                     "fds"], rows or [[DASH] * 13])
+            + ("\n\n" + "\n".join(lines) if lines else "")
+            + ("\n\nFailed runs:\n" + "\n".join(notes) if notes else "") + "\n")
+
+
 def plot_multiplex(cells, plots_dir):
     """The slow stream's p50 and p99 per cell, one panel per fast payload (log scale), for the
     variant with the most runs."""
@@ -971,7 +1049,12 @@ def make_plots(cells, systems, plots_dir):
 def header(args, machine, records, problems):
     m = machine if isinstance(machine, dict) else {}
     date = m.get("date") or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    runs = max((r.get("run", 0) for r in records if isinstance(r.get("run"), int)), default=0)
+    # Runs of the most measured cell (several --results files may pool runs of one cell).
+    per_cell = {}
+    for r in records:
+        key = (r.get("scenario"), r.get("system"), json.dumps(r.get("params"), sort_keys=True))
+        per_cell[key] = per_cell.get(key, 0) + 1
+    runs = max(per_cell.values(), default=0)
     mach = ", ".join(x for x in [m.get("cpu"), f"{m['cores']} cores" if m.get("cores") else None,
                                  f"{m['mem_gib']} GiB RAM" if m.get("mem_gib") else None, m.get("os"),
                                  f"kernel {m['kernel']}" if m.get("kernel") else None] if x) or "not recorded"
@@ -982,7 +1065,8 @@ def header(args, machine, records, problems):
            "(`direct`, the ceiling), a Node.js peer bridge (`node`) and grpc-gateway (`grpc-gateway`), and "
            "in the fan-out scenario with nginx + nchan (`nchan`), all streaming `bench.v1.Firehose/Stream` "
            "from the same backend; the multiplex scenario measures the gateway's multiplex endpoint against "
-           "its own plain route.", "",
+           "its own plain route, and the HTTP/2 scenario the gateway over h2c against itself over HTTP/1.1.",
+           "",
            f"- **Machine:** {mach}", f"- **Versions:** {versions}", f"- **Date:** {date}",
            f"- **Command:** `{args.command}`",
            f"- **Method:** up to {runs} run(s) per cell, systems interleaved run by run; every figure is the "
@@ -1020,7 +1104,7 @@ def main():
     targets = []
     sections = [f(cells, systems, plabels, targets, plot)
                 for f in (section_throughput, section_streams, section_ttfe, section_churn, section_ramp,
-                          section_slowheads, section_fanout, section_multiplex)]
+                          section_slowheads, section_fanout, section_multiplex, section_h2)]
     summary = ("## Targets\n\n" + table(["Target", "Measured (median)", "Result"], targets) + "\n")
     notes = ""
     if args.notes and os.path.exists(args.notes):

@@ -2,8 +2,10 @@
 # Runs the benchmarks: sse-gateway against a direct gRPC client (the
 # ceiling), the Node.js peer (bench/node_peer) and grpc-gateway
 # (bench/grpc_gateway_peer, if it builds), and, in the fan-out scenario,
-# against nginx + nchan (bench/nchan), and the gateway's multiplex endpoint
-# (a slow subscription beside a fast one), every scenario, interleaved,
+# against nginx + nchan (bench/nchan), the gateway's multiplex endpoint
+# (a slow subscription beside a fast one), and the gateway over HTTP/2 (h2c,
+# 10,000 streams sharing 100 connections) against itself over HTTP/1.1,
+# every scenario, interleaved,
 # --runs times (default 3), then writes docs/benchmarks.md and
 # bench/plots/*.png from the medians. Takes about 55 minutes.
 #
@@ -72,6 +74,7 @@ if [ "$SMOKE" -eq 1 ]; then
     --slow-connections 200 --slow-close-timeout-s 20 \
     --fanout-subscribers 100 --fanout-rates 10 --fanout-max-rate 10 \
     --fanout-duration-s 2 --multiplex-payloads 64 --multiplex-duration-s 2 \
+    --h2-streams 200 --h2-connections 4 --h2-duration-s 2 \
     "${ARGS[@]}"
   # Every cell must have run, and streamed what it was asked to.
   /usr/bin/python3 - "$results" <<'PY'
@@ -91,8 +94,13 @@ for line in open(sys.argv[1]):
         ok = r["ok"] and res.get("failed", 0) == 0 and (
             res.get("events", 0) > 0
             if r["scenario"] in ("throughput", "streams", "ramp", "fanout",
-                                 "multiplex")
+                                 "multiplex", "h2")
             else res.get("cycles", 0) >= r["params"]["cycles"])
+    if ok and r["scenario"] == "h2":
+        # Every stream held to the end, gateway-h2's over HTTP/2.
+        ok = (res.get("open_at_end") == r["params"]["streams"] and
+              res.get("protocol") == ("h2c" if r["system"] == "gateway-h2"
+                                      else "http/1.1"))
     if ok and r["scenario"] == "multiplex":
         # Both streams delivered: every slow subscription and the fast one
         # of a multiplexed connection, the fast connection beside the slow.

@@ -8,6 +8,9 @@ was built). The fan-out scenario has its own systems (--fanout-systems):
 "gateway-fanout" (the gateway's /v1/shared route, one upstream call for all
 subscribers), "nchan" (nginx with bench/nchan/nginx.conf.template, fed by
 bench/nchan_publisher) and "gateway" (/v1/firehose, one call per subscriber).
+The HTTP/2 scenario has its own too (--h2-systems): "gateway" (HTTP/1.1, one
+connection per stream) and "gateway-h2" (h2c with prior knowledge, the
+streams --h2-connections TCP connections share), the same gateway both.
 Every run of a server starts a fresh process, so each RSS and
 thread count starts from that system's own baseline.
 
@@ -31,6 +34,10 @@ Scenarios (see docs/benchmarks.md):
               connection as K slow subscriptions + 1 fast, K in
               --multiplex-slow-counts (the gateway's own endpoint: run on
               the gateway whatever --systems says)
+  h2          --h2-streams streams at 1 event/s (64 B) over HTTP/2, sharing
+              --h2-connections connections ("gateway-h2"), against the same
+              streams over HTTP/1.1, one connection each ("gateway"), in the
+              same run (run_h2); bench/gateway.yaml enables http2
 
 --scenarios picks scenarios (default: all).
 
@@ -44,7 +51,9 @@ Multiplex cells have params "cell" (slow, fast, separate or multiplex) and
 their result is the load generator's JSON for the slow stream (slow,
 separate), the fast one (fast) or the multiplexed connection (multiplex, with
 its per-subscription "multiplex" object); "separate" also has "companion",
-the fast stream's JSON. Every record has "loadavg" (os.getloadavg() as the
+the fast stream's JSON. HTTP/2 cells have params "h2_connections" (the
+TCP connections of gateway-h2; gateway uses one per stream) and the load
+generator's JSON has "protocol" ("h2c" or "http/1.1"). Every record has "loadavg" (os.getloadavg() as the
 cell started: other work on the machine). --bin points at a copy of the
 built programs, so a long run keeps one build while bazel-bin is rebuilt.
 
@@ -147,7 +156,7 @@ def start_server(system, logdir):
         return start_nchan(logdir)
     backend = "%s:%d" % tuple(BACKEND_ADDR)
     listen = "--listen=127.0.0.1:0"
-    if system in ("gateway", "gateway-fanout"):
+    if system in ("gateway", "gateway-fanout", "gateway-h2"):
         cmd = [os.path.join(BIN, "gateway/sse_gateway"),
                "--config=" + gateway_config(logdir), listen]
     elif system == "node":
@@ -319,6 +328,13 @@ def measure_multiplex(params, server, port, timeout_s):
         "--fast_subscription=fast"], timeout_s)
 
 
+def h2_streams_per_connection(params):
+    """gateway-h2's streams per TCP connection: the streams spread evenly
+    over params["h2_connections"] (the last one may have fewer)."""
+    connections = max(1, params["h2_connections"])
+    return -(-params["streams"] // connections)
+
+
 def measure(system, scenario, params, server, port, timeout_s):
     """Runs the measuring program for one cell; returns its parsed JSON."""
     if scenario == "multiplex":
@@ -358,12 +374,15 @@ def measure(system, scenario, params, server, port, timeout_s):
                 "--warmup_s=%g" % params["warmup_s"],
                 "--connections=%d" % params["streams"],
                 "--ramp_per_s=%g" % params["ramp_per_s"]]
-    elif scenario in ("throughput", "streams", "fanout"):
+    elif scenario in ("throughput", "streams", "fanout", "h2"):
         count = params["streams"]
         cmd += ["--mode=stream", "--duration_s=%g" % params["duration_s"],
                 "--warmup_s=%g" % params["warmup_s"]]
         cmd += ["--streams=%d" % count] if system == "direct" else [
             "--connections=%d" % count]
+        if system == "gateway-h2":
+            cmd += ["--http2", "--streams_per_connection=%d" %
+                    h2_streams_per_connection(params)]
     else:
         cmd += ["--mode=churn", "--cycles=%d" % params["cycles"],
                 "--concurrency=%d" % params["concurrency"]]
@@ -410,7 +429,7 @@ def all_cells(args):
 
 
 SCENARIOS = ("throughput", "streams", "ttfe", "churn", "ramp", "slowheads",
-             "fanout", "multiplex")
+             "fanout", "multiplex", "h2")
 
 # Systems measured per scenario (default: every system). The direct client
 # has no HTTP front door; node has no head timeout worth measuring.
@@ -443,6 +462,8 @@ def run_cell(run, scenario, system, params, logdir, results):
             record["gateway_metrics"] = fanout_metrics(port)
         if record["result"].get("connected", 1) == 0:
             raise RuntimeError("no stream connected")
+        if system == "gateway-h2" and record["result"].get("protocol") != "h2c":
+            raise RuntimeError("not measured over HTTP/2")
     except Exception as error:  # Recorded, run goes on.
         record["ok"] = False
         record["error"] = str(error)[-500:]
@@ -468,7 +489,7 @@ def run_cell(run, scenario, system, params, logdir, results):
         ("events/s=%.0f p99=%.1fms" % (
             r.get("events_per_s", 0),
             r.get("latency_us", {}).get("p99", 0) / 1000)
-         if scenario in ("throughput", "streams", "fanout") else
+         if scenario in ("throughput", "streams", "fanout", "h2") else
          "cycles/s=%.0f ttfe_p50=%.1fms" % (
              r.get("cycles_per_s", 0),
              r.get("ttfe_us", {}).get("p50", 0) / 1000))
@@ -519,6 +540,20 @@ def run_multiplex(run, args, results):
     for params in multiplex_cells(args):
         record = run_cell(run, "multiplex", "gateway", params, args.logdir,
                           results)
+        failures += not record["ok"]
+    return failures
+
+
+def run_h2(run, args, results):
+    """The HTTP/2 scenario: the same streams over HTTP/1.1 and over h2c, each
+    system on a fresh gateway; returns the number of failed cells."""
+    params = {"rate": 1, "payload_bytes": 64, "streams": args.h2_streams,
+              "h2_connections": args.h2_connections, "cycles": 0,
+              "concurrency": 0, "duration_s": args.h2_duration_s,
+              "warmup_s": args.warmup_s + 2}
+    failures = 0
+    for system in args.h2_systems:
+        record = run_cell(run, "h2", system, params, args.logdir, results)
         failures += not record["ok"]
     return failures
 
@@ -632,6 +667,12 @@ def main():
     parser.add_argument("--multiplex-slow-rate", type=int, default=10)
     parser.add_argument("--multiplex-fast-rate", type=int, default=0)
     parser.add_argument("--multiplex-duration-s", type=float, default=20)
+    parser.add_argument("--h2-systems", default="gateway,gateway-h2")
+    parser.add_argument("--h2-streams", type=int, default=10000)
+    parser.add_argument("--h2-connections", type=int, default=100,
+                        help="TCP connections the gateway-h2 streams share")
+    parser.add_argument("--h2-duration-s", type=float, default=None,
+                        help="measurement window (default --duration-s)")
     args = parser.parse_args()
     BIN = os.path.abspath(args.bin)
     args.scenarios = args.scenarios.split(",")
@@ -639,6 +680,13 @@ def main():
     if unknown:
         parser.error("unknown scenarios: %s" % ",".join(sorted(unknown)))
     args.fanout_systems = [x for x in args.fanout_systems.split(",") if x]
+    args.h2_systems = [x for x in args.h2_systems.split(",") if x]
+    if set(args.h2_systems) - {"gateway", "gateway-h2"}:
+        parser.error("--h2-systems: gateway and gateway-h2")
+    if args.h2_streams < 1 or args.h2_connections < 1:
+        parser.error("--h2-streams and --h2-connections must be >= 1")
+    if args.h2_duration_s is None:
+        args.h2_duration_s = args.duration_s
     args.fanout_subscribers = [int(x) for x in
                                args.fanout_subscribers.split(",") if x]
     args.fanout_rates = [int(x) for x in args.fanout_rates.split(",") if x]
@@ -674,6 +722,8 @@ def main():
                     failures += run_fanout(run, args, results)
                 if "multiplex" in args.scenarios:
                     failures += run_multiplex(run, args, results)
+                if "h2" in args.scenarios:
+                    failures += run_h2(run, args, results)
     finally:
         stop(backend)
     log("%d runs failed" % failures)

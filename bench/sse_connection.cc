@@ -13,6 +13,23 @@ const SubscriptionConfig kNoSubscriptions;
 
 }  // namespace
 
+void RecordStreamEvent(const StreamEvent& event, ConnectionContext* context,
+                       SubscriptionTracker* subscriptions,
+                       int64_t* first_event_ns) {
+  ++context->events;
+  if (*first_event_ns == 0) *first_event_ns = MonotonicNanos();
+  const bool measuring = context->measuring->load(std::memory_order_relaxed);
+  if (event.sent_unix_nanos >= 0 && measuring) {
+    context->latency->Record(
+        (context->recv_realtime_ns - event.sent_unix_nanos) / 1000);
+  }
+  if (context->subscription_results != nullptr) {
+    subscriptions->OnEvent(event.type, event.sent_unix_nanos,
+                           context->recv_realtime_ns, measuring,
+                           context->subscription_results);
+  }
+}
+
 const char* SseConnection::FailureName(Failure failure) {
   switch (failure) {
     case Failure::kNone:
@@ -253,18 +270,7 @@ bool SseConnection::OnStreamEvent(const StreamEvent& event) {
     saw_end_event_ = true;
     return true;
   }
-  ++context_->events;
-  if (first_event_ns_ == 0) first_event_ns_ = MonotonicNanos();
-  const bool measuring = context_->measuring->load(std::memory_order_relaxed);
-  if (event.sent_unix_nanos >= 0 && measuring) {
-    context_->latency->Record(
-        (context_->recv_realtime_ns - event.sent_unix_nanos) / 1000);
-  }
-  if (context_->subscription_results != nullptr) {
-    subscriptions_.OnEvent(event.type, event.sent_unix_nanos,
-                           context_->recv_realtime_ns, measuring,
-                           context_->subscription_results);
-  }
+  RecordStreamEvent(event, context_, &subscriptions_, &first_event_ns_);
   if (context_->close_after_first_event) {
     finished_ = true;
     return false;

@@ -45,6 +45,7 @@ struct ConnectionContext {
   int64_t body_bytes = 0;       // Decoded HTTP body bytes.
   int64_t syn_retransmits = 0;  // TCP retransmissions seen while connecting.
   int64_t comments = 0;         // SSE comment lines (heartbeats).
+  int64_t goaways = 0;          // HTTP/2 GOAWAY frames received.
   // CLOCK_REALTIME of the last recv(); the arrival time of what it read.
   int64_t recv_realtime_ns = 0;
   // A multiplexed stream's subscriptions (not enabled: none) and where their
@@ -52,6 +53,16 @@ struct ConnectionContext {
   const SubscriptionConfig* subscriptions = nullptr;
   SubscriptionResults* subscription_results = nullptr;
 };
+
+// Records one dispatched event of a stream (not its "end" event) into
+// `context`: counts it, sets *first_event_ns (MonotonicNanos) if it is 0,
+// records its latency (context->recv_realtime_ns − sent_unix_nanos) while
+// measuring, and its subscription through `subscriptions` when the context
+// tracks them. Both protocols' connections (SseConnection, Http2Connection)
+// record their events here, so they measure alike.
+void RecordStreamEvent(const StreamEvent& event, ConnectionContext* context,
+                       SubscriptionTracker* subscriptions,
+                       int64_t* first_event_ns);
 
 class SseConnection final : private HttpResponseSink, private StreamEventSink {
  public:
