@@ -27,6 +27,22 @@
 namespace sse_gateway {
 namespace {
 
+// What a `compression:` block means for the streams it applies to: none when
+// absent or disabled.
+std::optional<SseCompression> SseCompressionFor(
+    const std::optional<CompressionConfig>& config) {
+  if (!config.has_value() || !config->enabled) return std::nullopt;
+  SseCompression compression;
+  compression.gzip = config->gzip;
+  compression.br = config->br;
+  CompressionSettings settings;
+  settings.level = static_cast<int>(config->level);
+  settings.window_bits = static_cast<int>(config->window_bits);
+  compression.gzip_settings = settings;
+  compression.br_settings = settings;
+  return compression;
+}
+
 // Event-loop threads: `configured`, or when it is 0 one per core, at most
 // eight.
 size_t LoopThreads(int64_t configured) {
@@ -171,6 +187,8 @@ absl::Status Gateway::AddRoute(const PlannedRoute& planned) {
   options.sse.draining = &draining_;
   options.sse.metrics = metrics_.ForRoute(route.path);
   options.sse.response_headers = config_.response_headers;
+  options.sse.compression = SseCompressionFor(
+      route.compression.has_value() ? route.compression : config_.compression);
   options.max_streams = route.max_streams;
   options.max_metadata_bytes = config_.max_metadata_bytes;
   options.global_limiter = &global_limiter_;
@@ -226,6 +244,7 @@ absl::Status Gateway::AddMultiplexRoute() {
   options.sse.open_wait = config_.open_wait;
   options.sse.heartbeat = config_.heartbeat;
   options.sse.max_duration = multiplex.max_duration;
+  options.sse.compression = SseCompressionFor(config_.compression);
   options.sse.draining = &draining_;
   options.sse.metrics = metrics_.ForRoute(multiplex.path);
   options.on_finish = [this](const StreamRequestInfo& info,

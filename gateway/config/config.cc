@@ -26,6 +26,7 @@ using config_internal::CheckRoutePath;
 using config_internal::ConfigReader;
 using config_internal::Field;
 using config_internal::ParseBackends;
+using config_internal::ParseCompression;
 using config_internal::ParseCredentialsConfig;
 using config_internal::ParseFields;
 using config_internal::ParseHttp2;
@@ -113,11 +114,11 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
                                        const YAML::Node& node,
                                        const std::string& key) {
   if (!node.IsMap()) return reader.Error(key, "must be a map");
-  RETURN_IF_ERROR(
-      reader.CheckKeys(node, key,
-                       {"path", "method", "event", "id_field", "resume_field",
-                        "retry_ms", "json", "heartbeat_ms", "max_streams",
-                        "max_duration_ms", "timeout_ms", "backend", "fanout"}));
+  RETURN_IF_ERROR(reader.CheckKeys(
+      node, key,
+      {"path", "method", "event", "id_field", "resume_field", "retry_ms",
+       "json", "heartbeat_ms", "max_streams", "max_duration_ms", "timeout_ms",
+       "backend", "fanout", "compression"}));
   for (const char* required : {"path", "method"}) {
     if (!node[required]) {
       return reader.Error(absl::StrCat(key, ".", required), "is required");
@@ -159,6 +160,11 @@ absl::StatusOr<RouteConfig> ParseRoute(const ConfigReader& reader,
   if (node["json"]) {
     RETURN_IF_ERROR(ParseJsonOptions(reader, node["json"], key + ".json",
                                      &route.upstream.json));
+  }
+  if (node["compression"]) {
+    ASSIGN_OR_RETURN(
+        route.compression,
+        ParseCompression(reader, node["compression"], key + ".compression"));
   }
   if (node["fanout"]) {
     ASSIGN_OR_RETURN(route.fanout,
@@ -221,6 +227,7 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
                                     "routes_from_annotations",
                                     "multiplex",
                                     "http2",
+                                    "compression",
                                     "tls"}));
 
   GatewayConfig config;
@@ -318,6 +325,11 @@ absl::StatusOr<GatewayConfig> ParseConfigRoot(const YAML::Node& root,
   RETURN_IF_ERROR(CheckRouteBackends(reader, config));
   RETURN_IF_ERROR(ParseMultiplex(reader, root, &config));
   RETURN_IF_ERROR(ParseHttp2(reader, root, &config));
+  if (root["compression"]) {
+    ASSIGN_OR_RETURN(
+        config.compression,
+        ParseCompression(reader, root["compression"], "compression"));
+  }
   return config;
 }
 

@@ -110,6 +110,18 @@ struct Http2Config {
   int64_t resets_per_second = 33;            // >= 1
 };
 
+// A `compression:` block (top level: every route's default; in a route:
+// that route's, replacing the default). Present means on unless `enabled:
+// false`. See docs/configuration.md (Compression).
+struct CompressionConfig {
+  bool enabled = true;
+  bool gzip = true;  // offer gzip
+  bool br = true;    // offer Brotli (preferred)
+  // -1: the measured default of each coding (core/stream_compressor.h).
+  int64_t level = -1;
+  int64_t window_bits = -1;
+};
+
 struct RouteConfig {
   std::string path;              // GET path served as text/event-stream
   std::string backend;           // backend name; empty: the only backend
@@ -119,6 +131,8 @@ struct RouteConfig {
   int64_t max_streams = 0;                  // 0: no per-route limit
   std::optional<absl::Duration> max_duration;
   std::optional<FanoutConfig> fanout;  // none: one upstream call per request
+  // Overrides GatewayConfig::compression for this route.
+  std::optional<CompressionConfig> compression;
 };
 
 struct GatewayConfig {
@@ -179,6 +193,8 @@ struct GatewayConfig {
   std::vector<RouteConfig> routes;
   std::optional<MultiplexConfig> multiplex;  // none: no multiplex endpoint
   Http2Config http2;                         // off unless http2.enabled
+  // Every route's compression unless it has its own; none: off.
+  std::optional<CompressionConfig> compression;
 };
 
 // The backends of `config`: `backends`, or else one backend named "default"

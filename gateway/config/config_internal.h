@@ -222,6 +222,11 @@ absl::Status ParseMultiplex(const ConfigReader& reader, const YAML::Node& root,
 absl::Status ParseHttp2(const ConfigReader& reader, const YAML::Node& root,
                         GatewayConfig* config);
 
+// A `compression:` block at `key` (config_compression.cc).
+absl::StatusOr<CompressionConfig> ParseCompression(const ConfigReader& reader,
+                                                   const YAML::Node& node,
+                                                   const std::string& key);
+
 // A route path (also the multiplex endpoint's): starts with '/', is not an
 // operations endpoint, and holds no query, fragment, escape or space.
 absl::Status CheckRoutePath(absl::string_view path);

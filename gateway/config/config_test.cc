@@ -355,6 +355,68 @@ TEST(ConfigTest, Http2Errors) {
               HasSubstr("http2.resets_per_second"));
 }
 
+TEST(ConfigTest, ParsesCompression) {
+  absl::StatusOr<GatewayConfig> none = Parse(kGoodConfig);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->compression.has_value());
+  EXPECT_FALSE(none->routes[0].compression.has_value());
+
+  absl::StatusOr<GatewayConfig> global =
+      Parse(std::string(kGoodConfig) + "compression: {}\n");
+  ASSERT_TRUE(global.ok()) << global.status();
+  ASSERT_TRUE(global->compression.has_value());
+  EXPECT_TRUE(global->compression->enabled);
+  EXPECT_TRUE(global->compression->gzip);
+  EXPECT_TRUE(global->compression->br);
+  EXPECT_EQ(global->compression->level, -1);
+  EXPECT_EQ(global->compression->window_bits, -1);
+
+  absl::StatusOr<GatewayConfig> set =
+      Parse(std::string(kGoodConfig) +
+            "compression: {gzip: false, level: 11, window_bits: 20}\n");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_FALSE(set->compression->gzip);
+  EXPECT_EQ(set->compression->level, 11);
+  EXPECT_EQ(set->compression->window_bits, 20);
+}
+
+TEST(ConfigTest, RouteCompression) {
+  const std::string route_with = [] {
+    std::string config = kGoodConfig;
+    const std::string anchor = "    method: demo.v1.Ticker/Watch\n";
+    const size_t at = config.find(anchor);
+    EXPECT_NE(at, std::string::npos);
+    config.insert(at + anchor.size(), "    compression: {enabled: false}\n");
+    return config;
+  }();
+  absl::StatusOr<GatewayConfig> off =
+      Parse(route_with + "compression: {level: 5}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  ASSERT_TRUE(off->routes[0].compression.has_value());
+  EXPECT_FALSE(off->routes[0].compression->enabled);
+  EXPECT_EQ(off->compression->level, 5);
+}
+
+TEST(ConfigTest, CompressionErrors) {
+  const auto with = [](const std::string& compression) {
+    absl::StatusOr<GatewayConfig> config =
+        Parse(std::string(kGoodConfig) + "compression: " + compression + "\n");
+    EXPECT_FALSE(config.ok()) << compression;
+    return config.ok() ? std::string() : std::string(config.status().message());
+  };
+  EXPECT_THAT(with("[gzip]"), HasSubstr("compression: must be a map"));
+  EXPECT_THAT(with("{gzip: false, br: false}"),
+              HasSubstr("enables neither gzip nor br"));
+  EXPECT_THAT(with("{level: 10}"), HasSubstr("compression: gzip: "));
+  EXPECT_THAT(with("{gzip: false, level: 12}"), HasSubstr("compression: br"));
+  EXPECT_THAT(with("{window_bits: 8}"), HasSubstr("compression: gzip"));
+  EXPECT_THAT(with("{window_bits: 16}"), HasSubstr("compression: gzip"));
+  EXPECT_THAT(with("{br: false, window_bits: 9, level: 0}"),
+              HasSubstr("compression: gzip"));
+  EXPECT_THAT(with("{method: zstd}"), HasSubstr("compression"));
+  EXPECT_THAT(with("{enabled: sometimes}"), HasSubstr("compression.enabled"));
+}
+
 TEST(ConfigTest, BadValues) {
   EXPECT_THAT(ErrorAfter("retry_ms: 2000", "retry_ms: -1"),
               HasSubstr("routes[0].retry_ms: must not be negative"));

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "core/check.h"
 #include "core/sse_framer.h"
+#include "gateway/http/accept_encoding.h"
 #include "gateway/http/http_status.h"
 #include "gateway/http/request_context.h"
 #include "gateway/sse/pending_event_stream.h"
@@ -107,6 +108,17 @@ void ServeEventStream(const httplib::Request& request,
   facts.http10 = request.version == "HTTP/1.0";
   facts.head_request = request.method == "HEAD";
   facts.accepts_event_stream = AcceptsEventStream(request);
+  if (options.compression.has_value()) {
+    std::string accept_encoding;
+    auto [first, last] = request.headers.equal_range("Accept-Encoding");
+    for (auto it = first; it != last; ++it) {
+      if (!accept_encoding.empty()) accept_encoding += ",";
+      accept_encoding += it->second;
+    }
+    facts.encoding = NegotiateContentEncoding(
+        accept_encoding, options.compression->gzip, options.compression->br);
+    facts.vary_accept_encoding = true;
+  }
   facts.headers = response.headers;  // CORS, set by the dispatcher.
   context->Defer(std::make_unique<PendingEventStream>(
       *std::move(stream), std::move(facts), options, started));

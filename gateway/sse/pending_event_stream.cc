@@ -138,6 +138,24 @@ DeferredResponse::Decision PendingEventStream::DecideStream(
   response.set_header("Content-Type", "text/event-stream");
   response.set_header("Cache-Control", "no-cache");
   response.set_header("X-Accel-Buffering", "no");
+  std::unique_ptr<StreamCompressor> compressor;
+  if (facts_.encoding != ContentEncoding::kIdentity &&
+      options_.compression.has_value()) {
+    absl::StatusOr<std::unique_ptr<StreamCompressor>> created =
+        StreamCompressor::Create(facts_.encoding,
+                                 facts_.encoding == ContentEncoding::kGzip
+                                     ? options_.compression->gzip_settings
+                                     : options_.compression->br_settings);
+    // When the library cannot allocate, the stream goes out uncompressed.
+    if (created.ok()) compressor = *std::move(created);
+  }
+  if (compressor != nullptr) {
+    response.set_header("Content-Encoding",
+                        std::string(ContentEncodingToken(facts_.encoding)));
+  }
+  if (facts_.vary_accept_encoding) {
+    response.set_header("Vary", "Accept-Encoding");
+  }
   // An HTTP/1.0 client cannot read the chunked coding: its body is the raw
   // event stream, ended by closing the connection.
   if (facts_.http10) {
@@ -150,7 +168,7 @@ DeferredResponse::Decision PendingEventStream::DecideStream(
   decision.chunked = !facts_.http10;
   decision.body = std::make_unique<SseResponseWriter>(
       std::move(stream_), std::move(first), std::move(final_status), options_,
-      started_);
+      started_, std::move(compressor));
   reported_ = true;  // The writer reports the outcome.
   return decision;
 }

@@ -25,6 +25,7 @@
 
 #include "absl/time/time.h"
 #include "core/event_stream.h"
+#include "core/stream_compressor.h"
 #include "gateway/http/async_response.h"
 #include "gateway/sse/sse_stream_options.h"
 #include "httplib.h"
@@ -38,6 +39,10 @@ class PendingEventStream : public DeferredResponse {
     bool http10 = false;        // HTTP/1.0: no chunked coding
     bool head_request = false;  // HEAD: no body
     bool accepts_event_stream = false;
+    // The body's content coding (negotiated), and whether it depended on
+    // Accept-Encoding (the response then says Vary: Accept-Encoding).
+    ContentEncoding encoding = ContentEncoding::kIdentity;
+    bool vary_accept_encoding = false;
     // Headers the dispatcher already put on the response (CORS), kept.
     httplib::Headers headers;
   };

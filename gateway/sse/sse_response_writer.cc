@@ -11,12 +11,12 @@
 
 namespace sse_gateway {
 
-SseResponseWriter::SseResponseWriter(std::unique_ptr<EventStream> stream,
-                                     std::optional<SseMessage> first,
-                                     std::optional<absl::Status> final_status,
-                                     const SseStreamOptions& options,
-                                     absl::Time started)
+SseResponseWriter::SseResponseWriter(
+    std::unique_ptr<EventStream> stream, std::optional<SseMessage> first,
+    std::optional<absl::Status> final_status, const SseStreamOptions& options,
+    absl::Time started, std::unique_ptr<StreamCompressor> compressor)
     : stream_(std::move(stream)),
+      compressor_(std::move(compressor)),
       options_(options),
       started_(started),
       pending_(std::move(first)),
@@ -36,7 +36,33 @@ SseResponseWriter::~SseResponseWriter() {
   if (options_.on_finish) options_.on_finish(outcome_);
 }
 
-void SseResponseWriter::Produce(absl::Time now, std::string* body) {
+void SseResponseWriter::Produce(absl::Time now, std::string* out) {
+  if (compressor_ == nullptr) {
+    ProducePlain(now, out);
+    return;
+  }
+  std::string plain;
+  ProducePlain(now, &plain);
+  if (plain.empty()) return;
+  const size_t size_before = out->size();
+  absl::Status compressed = compressor_->CompressAndFlush(plain, out);
+  if (compressed.ok() && ended_) compressed = compressor_->Finish(out);
+  // Counted as written: compressed bytes, not the events' own.
+  unwritten_bytes_ -= plain.size();
+  if (!compressed.ok()) {
+    // The library failed (memory): what follows could not be decoded, so
+    // the body ends here, cut; the browser reconnects and resumes.
+    out->resize(size_before);
+    if (!ended_) stream_->Cancel();
+    ended_ = true;
+    outcome_.code = absl::StatusCode::kResourceExhausted;
+    outcome_.reason = CloseReason::kShutdown;
+    return;
+  }
+  unwritten_bytes_ += out->size() - size_before;
+}
+
+void SseResponseWriter::ProducePlain(absl::Time now, std::string* body) {
   const size_t size_before = body->size();
   Produced& produced = unwritten_;
   if (ended_) return;

@@ -14,6 +14,12 @@
 // A message that cannot be framed (e.g. an id with a newline, which could
 // inject fields) ends the stream with an INTERNAL `end` event instead.
 //
+// With a compressor, everything one Produce() appends is compressed and
+// flushed (sync flush) before it is returned, so no event waits for the
+// next one, while the compressor keeps its history across events; the last
+// Produce() also ends the compressed stream. Bytes are counted as written
+// (compressed).
+//
 // The writer reports its StreamOutcome to `on_finish` exactly once, when it is
 // destroyed. Not thread-safe: one thread at a time uses it, except that the
 // stream's ready callback may run on any thread.
@@ -31,6 +37,7 @@
 #include "absl/time/time.h"
 #include "core/event_stream.h"
 #include "core/sse_message.h"
+#include "core/stream_compressor.h"
 #include "gateway/http/async_response.h"
 #include "gateway/ops/stream_outcome.h"
 #include "gateway/sse/sse_stream_options.h"
@@ -42,10 +49,13 @@ class SseResponseWriter : public StreamingBody {
   // `first` is a message already pulled from `stream`; `final_status` is set
   // when `stream` ended before the response head was written. `options`
   // (copied) gives heartbeat, max_duration, draining, metrics and on_finish.
+  // `compressor` (may be null: identity) encodes the body as the response
+  // head announced.
   SseResponseWriter(std::unique_ptr<EventStream> stream,
                     std::optional<SseMessage> first,
                     std::optional<absl::Status> final_status,
-                    const SseStreamOptions& options, absl::Time started);
+                    const SseStreamOptions& options, absl::Time started,
+                    std::unique_ptr<StreamCompressor> compressor = nullptr);
   // Cancels the stream if it has not ended, then reports the outcome.
   ~SseResponseWriter() override;
 
@@ -79,12 +89,15 @@ class SseResponseWriter : public StreamingBody {
     bool heartbeat = false;  // a keep-alive comment was appended
   };
 
+  // Produce() before compression.
+  void ProducePlain(absl::Time now, std::string* body);
   void NoteFirstMessage(absl::Time now);
   void AppendEnd(const absl::Status& status, std::string* body);
   void AppendReconnect(CloseReason reason, std::string* body);
   void Append(const SseMessage& message, std::string* body, Produced* out);
 
   const std::unique_ptr<EventStream> stream_;
+  const std::unique_ptr<StreamCompressor> compressor_;
   const SseStreamOptions options_;
   const absl::Time started_;
   absl::Time end_by_ = absl::InfiniteFuture();

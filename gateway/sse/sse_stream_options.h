@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/stream_compressor.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/ops/stream_outcome.h"
 
@@ -21,6 +22,15 @@ namespace sse_gateway {
 
 // Messages that are ready together are written as one chunk up to this size.
 inline constexpr size_t kMaxChunkBytes = 64 * 1024;
+
+// Which content codings a stream may use (negotiated per request from its
+// Accept-Encoding, Brotli first) and their settings.
+struct SseCompression {
+  bool gzip = true;
+  bool br = true;
+  CompressionSettings gzip_settings;
+  CompressionSettings br_settings;
+};
 
 struct SseStreamOptions {
   absl::Duration open_wait = absl::Seconds(1);
@@ -42,6 +52,9 @@ struct SseStreamOptions {
   // to the response headers as they are committed (after the first message,
   // the end, or open_wait). Metadata that arrives later cannot be copied.
   std::vector<std::string> response_headers;
+  // Compress the body when the client accepts it (and answer with
+  // `Vary: Accept-Encoding`); none: never.
+  std::optional<SseCompression> compression;
 };
 
 }  // namespace sse_gateway

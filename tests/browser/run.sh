@@ -84,7 +84,7 @@ failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$REPORT" | tail -n 1)
 passed=${passed:-0}
 failed=${failed:-0}
 # The measured numbers: diagnostics starting with one of these.
-diagnostics='gateway restart|events|cors|injection|http2|http/1.1 control'
+diagnostics='gateway restart|events|cors|injection|http2|http/1.1 control|compression'
 grep -E "^ *(not )?ok [0-9]+ - |^ *# (${diagnostics})" \
   "$REPORT" | sed -e 's/^ */  /' || true
 say "${passed} tests passed, ${failed} failed (node exited with ${status})"
